@@ -1,0 +1,168 @@
+"""The tenant model: one municipality, its HER-ids, target environment and secret references.
+
+Secrets (pseudonym key, certificates and keys) are referenced by file path only:
+in Kubernetes they are Secrets mounted read-only. Relative paths are resolved
+against the folder of the YAML file that names them (see ``loading``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from stdnum.no import orgnr
+
+from kpr_gateway.messages.msghead import Organisation
+
+BASE_DIR_CONTEXT_KEY = "base_dir"
+
+
+def _valid_org_number(value: str) -> str:
+    if not orgnr.is_valid(value):
+        raise ValueError("organisation number fails the mod-11 check")
+    return value
+
+
+HerId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")]
+MunicipalityNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+OrgNumber = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{9}$"), AfterValidator(_valid_org_number)
+]
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+
+
+class TargetEnvironment(StrEnum):
+    """Where a tenant's KPR messages go; chosen per tenant so tests never reach production."""
+
+    PRODUCTION = "production"
+    VALIDATION = "validation"
+    COMMUNICATION_TEST = "communication-test"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get(BASE_DIR_CONTEXT_KEY)
+    if base is None or path.is_absolute():
+        return path
+    return Path(base) / path
+
+
+class CommunicationParty(_Strict):
+    """The municipality's level-2 party ("Saksbehandling"); its NHN queues carry KPR traffic."""
+
+    name: str = Field(min_length=1)
+    her_id: HerId
+
+
+class KeyPairFiles(_Strict):
+    """A certificate and its private key as mounted files (PEM), or one PKCS#12 file."""
+
+    certificate: Path | None = None
+    key: Path | None = None
+    pkcs12: Path | None = None
+    password_file: Path | None = None
+
+    @field_validator("certificate", "key", "pkcs12", "password_file")
+    @classmethod
+    def _resolve_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        pem = self.certificate is not None and self.key is not None
+        if pem == (self.pkcs12 is not None):
+            raise ValueError("give either certificate and key (PEM) or pkcs12, not both or neither")
+        return self
+
+
+class TenantCertificates(_Strict):
+    """Enterprise certificates: signing (nonRepudiation) and encryption (keyEncipherment).
+
+    ``previous_encryption`` keeps the old decryption key during a rotation.
+    """
+
+    signing: KeyPairFiles
+    encryption: KeyPairFiles
+    previous_encryption: KeyPairFiles | None = None
+
+
+class Tenant(_Strict):
+    """One municipality reporting to KPR."""
+
+    id: TenantId = Field(description="Short stable name, used in ledger keys and metrics.")
+    municipality_number: MunicipalityNumber
+    name: str = Field(min_length=1, description="The municipality's name, e.g. 'Bergen kommune'.")
+    org_number: OrgNumber
+    her_id: HerId = Field(description="Level-1 HER-id of the municipality.")
+    communication_party: CommunicationParty
+    environment: TargetEnvironment
+    pseudonym_secret_file: Path = Field(
+        description="File with the tenant's secret for pseudonymous person keys (>= 32 bytes)."
+    )
+    certificates: TenantCertificates | None = None
+
+    @field_validator("pseudonym_secret_file")
+    @classmethod
+    def _resolve_secret(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _distinct_her_ids(self) -> Self:
+        if self.her_id == self.communication_party.her_id:
+            raise ValueError("the communication party needs its own HER-id (service-based addressing)")
+        return self
+
+    def sender_organisation(self) -> Organisation:
+        """The two-level MsgHead sender: the municipality with its communication party."""
+        return Organisation(
+            name=self.name,
+            her_id=self.her_id,
+            org_number=self.org_number,
+            service=Organisation(
+                name=self.communication_party.name, her_id=self.communication_party.her_id
+            ),
+        )
+
+
+class TenantsFile(_Strict):
+    """The tenants file: every municipality this gateway serves."""
+
+    tenants: list[Tenant] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        _require_unique("tenant id", [t.id for t in self.tenants])
+        _require_unique("municipality number", [t.municipality_number for t in self.tenants])
+        _require_unique(
+            "HER-id",
+            [t.her_id for t in self.tenants] + [t.communication_party.her_id for t in self.tenants],
+        )
+        return self
+
+    def by_id(self, tenant_id: str) -> Tenant:
+        for tenant in self.tenants:
+            if tenant.id == tenant_id:
+                return tenant
+        raise KeyError(tenant_id)
+
+
+def _require_unique(what: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value}")
+        seen.add(value)
