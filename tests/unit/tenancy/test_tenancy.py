@@ -93,7 +93,10 @@ def test_kpr_receiver_per_environment(environment: TargetEnvironment, service_he
 @pytest.mark.parametrize(
     ("document", "reason"),
     [
-        ({"tenants": [bergen(), bergen(id="other", municipality_number="4602")]}, "duplicate HER-id"),
+        (
+            {"tenants": [bergen(), bergen(id="other", municipality_number="4602")]},
+            "duplicate HER-id",
+        ),
         ({"tenants": [bergen(), trondheim(id="bergen")]}, "duplicate tenant id"),
         ({"tenants": [bergen(), trondheim(municipality_number="4601")]}, "duplicate municipality"),
         ({"tenants": [bergen(org_number="964338532")]}, "mod-11"),

@@ -50,9 +50,7 @@ def _load(path: Path, model: type[_Model]) -> _Model:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise TenantFileError(f"{path}: not valid YAML ({type(exc).__name__})") from exc
     try:
-        return model.model_validate(
-            raw, context={BASE_DIR_CONTEXT_KEY: path.resolve().parent}
-        )
+        return model.model_validate(raw, context={BASE_DIR_CONTEXT_KEY: path.resolve().parent})
     except ValidationError as exc:
         raise TenantFileError(f"{path}: {describe(exc)}") from exc
 

@@ -123,7 +123,9 @@ class Tenant(_Strict):
     @model_validator(mode="after")
     def _distinct_her_ids(self) -> Self:
         if self.her_id == self.communication_party.her_id:
-            raise ValueError("the communication party needs its own HER-id (service-based addressing)")
+            raise ValueError(
+                "the communication party needs its own HER-id (service-based addressing)"
+            )
         return self
 
     def sender_organisation(self) -> Organisation:

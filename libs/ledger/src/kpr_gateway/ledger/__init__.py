@@ -1,0 +1,39 @@
+"""The Redis ledger: events and KPR messages, their states and history (DESIGN.md section 2)."""
+
+from kpr_gateway.ledger.errors import LedgerError, LedgerUnavailableError, UnknownMessageError
+from kpr_gateway.ledger.keys import KeySpace
+from kpr_gateway.ledger.ledger import DEFAULT_RETENTION, Ledger, NewEvent
+from kpr_gateway.ledger.records import (
+    EventRecord,
+    MessageRecord,
+    ReceiptError,
+    ReceiptMatch,
+    ReceiptOutcome,
+    Registration,
+    RegistrationOutcome,
+    RejectionReason,
+    Transition,
+)
+from kpr_gateway.ledger.states import EventState, MessageState, combined_message_state
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "EventRecord",
+    "EventState",
+    "KeySpace",
+    "Ledger",
+    "LedgerError",
+    "LedgerUnavailableError",
+    "MessageRecord",
+    "MessageState",
+    "NewEvent",
+    "ReceiptError",
+    "ReceiptMatch",
+    "ReceiptOutcome",
+    "Registration",
+    "RegistrationOutcome",
+    "RejectionReason",
+    "Transition",
+    "UnknownMessageError",
+    "combined_message_state",
+]

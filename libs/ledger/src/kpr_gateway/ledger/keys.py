@@ -1,0 +1,39 @@
+"""Redis key layout. Every per-tenant key carries the tenant as a hash tag (``{tenant}``)
+so that all of a tenant's keys live in one Redis Cluster slot and the Lua scripts,
+which touch several keys at once, stay valid under Cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    prefix: str = "kprgw"
+
+    def _tenant(self, tenant_id: str) -> str:
+        return f"{self.prefix}:{{{tenant_id}}}"
+
+    def event(self, tenant_id: str, event_id: str) -> str:
+        return f"{self._tenant(tenant_id)}:ev:{event_id}"
+
+    def event_history(self, tenant_id: str, event_id: str) -> str:
+        return f"{self.event(tenant_id, event_id)}:hist"
+
+    def message(self, tenant_id: str, msg_id: str) -> str:
+        return f"{self._tenant(tenant_id)}:msg:{msg_id}"
+
+    def message_history(self, tenant_id: str, msg_id: str) -> str:
+        return f"{self.message(tenant_id, msg_id)}:hist"
+
+    def awaiting_receipt(self, tenant_id: str) -> str:
+        """Sorted set: dispatched messages by dispatch time, for overdue detection."""
+        return f"{self._tenant(tenant_id)}:awaiting"
+
+    def overdue(self, tenant_id: str) -> str:
+        """Sorted set: messages past the AppRec deadline that still have no outcome."""
+        return f"{self._tenant(tenant_id)}:overdue"
+
+    def message_index(self, msg_id: str) -> str:
+        """MsgId -> tenant, for operators who only have a MsgId (no hash tag: single-key use)."""
+        return f"{self.prefix}:msgidx:{msg_id}"

@@ -1,0 +1,442 @@
+"""The ledger: every event and KPR message with its states, in Redis.
+
+Writes are single Lua scripts (atomic) and batch calls are pipelined, so the cost
+per event stays a fraction of a round trip. Reads assemble the history and derive
+what an event shows once batched from its messages' states (never stored twice).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from kpr_gateway.ledger import scripts
+from kpr_gateway.ledger.errors import LedgerUnavailableError, UnknownMessageError
+from kpr_gateway.ledger.keys import KeySpace
+from kpr_gateway.ledger.records import (
+    EventRecord,
+    MessageRecord,
+    ReceiptMatch,
+    ReceiptOutcome,
+    Registration,
+    RegistrationOutcome,
+    RejectionReason,
+    Transition,
+)
+from kpr_gateway.ledger.states import (
+    EVENT_RANK,
+    FINAL_MESSAGE_STATES,
+    MESSAGE_RANK,
+    EventState,
+    MessageState,
+    combined_message_state,
+)
+
+DEFAULT_RETENTION = timedelta(days=400)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: str
+    content_hash: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """Ledger operations for all tenants on one Redis (or Redis Cluster)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        keys: KeySpace | None = None,
+        retention: timedelta = DEFAULT_RETENTION,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys or KeySpace()
+        self._ttl = int(retention.total_seconds())
+        self._clock = clock
+        self._register = redis.register_script(scripts.REGISTER_EVENT)
+        self._transition = redis.register_script(scripts.TRANSITION)
+        self._create_message = redis.register_script(scripts.CREATE_MESSAGE)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except RedisError:
+            return False
+
+    # events
+
+    async def register_events(
+        self, tenant_id: str, events: Sequence[NewEvent], *, trace_id: str | None
+    ) -> list[Registration]:
+        """Record received events; a repeat of an event id reports the first one's state.
+
+        The same id with another content hash is a conflict (the caller answers 409).
+        """
+        now = self._clock()
+        entry = _history_entry(EventState.RECEIVED, now, trace_id)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    await self._register(
+                        keys=[
+                            self._keys.event(tenant_id, event.event_id),
+                            self._keys.event_history(tenant_id, event.event_id),
+                        ],
+                        args=[
+                            event.content_hash,
+                            entry,
+                            self._ttl,
+                            now.isoformat(),
+                            trace_id or "",
+                        ],
+                        client=pipe,
+                    )
+                replies: list[Any] = await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (register events)") from exc
+        return [_registration(event, reply) for event, reply in zip(events, replies, strict=True)]
+
+    async def mark_accepted(self, tenant_id: str, event_ids: Iterable[str]) -> None:
+        """The events' publish was confirmed: from now on they are the pipeline's to deliver."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event_id in event_ids:
+                    pipe.hset(self._keys.event(tenant_id, event_id), "accepted", "1")
+                await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (mark accepted)") from exc
+
+    async def settle_events(
+        self,
+        tenant_id: str,
+        event_ids: Iterable[str],
+        state: EventState,
+        *,
+        trace_id: str | None,
+        batch_id: str | None = None,
+        msg_ids: Sequence[str] = (),
+        reasons: Mapping[str, Sequence[RejectionReason]] | None = None,
+    ) -> list[bool]:
+        """Move received events on (batched, rejected_invalid, suppressed_test_person).
+
+        Returns per event whether it moved: False means it had already been settled
+        (a redelivered chunk), so the caller must not batch it again.
+        """
+        now = self._clock()
+        fields: list[str] = []
+        if batch_id is not None:
+            fields += ["batch_id", batch_id]
+        if msg_ids:
+            fields += ["msg_ids", json.dumps(list(msg_ids))]
+        ids = list(event_ids)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event_id in ids:
+                    dumped = [r.model_dump() for r in (reasons or {}).get(event_id, ())]
+                    detail = {"reasons": dumped} if dumped else None
+                    extra = fields + (["reasons", json.dumps(dumped)] if dumped else [])
+                    await self._transition(
+                        keys=[
+                            self._keys.event(tenant_id, event_id),
+                            self._keys.event_history(tenant_id, event_id),
+                            self._keys.awaiting_receipt(tenant_id),
+                            self._keys.overdue(tenant_id),
+                        ],
+                        args=[
+                            state.value,
+                            EVENT_RANK[state],
+                            _history_entry(state, now, trace_id, detail),
+                            self._ttl,
+                            now.timestamp(),
+                            event_id,
+                            "",
+                            *extra,
+                        ],
+                        client=pipe,
+                    )
+                replies: list[Any] = await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (settle events)") from exc
+        return [int(reply[0]) == 1 for reply in replies]
+
+    async def get_event(self, tenant_id: str, event_id: str) -> EventRecord | None:
+        try:
+            raw, history = await self._read(
+                self._keys.event(tenant_id, event_id), self._keys.event_history(tenant_id, event_id)
+            )
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (event)") from exc
+        if not raw:
+            return None
+        msg_ids: list[str] = json.loads(raw.get("msg_ids", "[]"))
+        messages = [m for m in [await self.get_message(tenant_id, i) for i in msg_ids] if m]
+        state = EventState(raw["state"])
+        combined = combined_message_state(m.state for m in messages)
+        status = combined.value if state is EventState.BATCHED and combined else state.value
+        return EventRecord(
+            tenant_id=tenant_id,
+            event_id=event_id,
+            state=state,
+            status=status,
+            content_hash=raw["content_hash"],
+            accepted=raw.get("accepted") == "1",
+            received_at=datetime.fromisoformat(raw["received_at"]),
+            trace_id=raw.get("trace_id") or None,
+            batch_id=raw.get("batch_id"),
+            msg_ids=msg_ids,
+            reasons=[RejectionReason(**r) for r in json.loads(raw.get("reasons", "[]"))],
+            history=history,
+            messages=messages,
+        )
+
+    # KPR messages
+
+    async def record_message(
+        self,
+        tenant_id: str,
+        *,
+        msg_id: str,
+        msg_type: str,
+        batch_id: str,
+        event_ids: Sequence[str],
+        trace_id: str | None,
+        traceparent: str | None,
+    ) -> bool:
+        """Record a built KPR message; False if it was already recorded (redelivery)."""
+        now = self._clock()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                await self._create_message(
+                    keys=[
+                        self._keys.message(tenant_id, msg_id),
+                        self._keys.message_history(tenant_id, msg_id),
+                    ],
+                    args=[
+                        _history_entry(MessageState.BUILT, now, trace_id),
+                        self._ttl,
+                        "msg_type",
+                        msg_type,
+                        "batch_id",
+                        batch_id,
+                        "event_ids",
+                        json.dumps(list(event_ids)),
+                        "trace_id",
+                        trace_id or "",
+                        "traceparent",
+                        traceparent or "",
+                    ],
+                    client=pipe,
+                )
+                pipe.set(self._keys.message_index(msg_id), tenant_id, ex=self._ttl)
+                created, _ = await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (record message)") from exc
+        return bool(created)
+
+    async def advance_message(
+        self,
+        tenant_id: str,
+        msg_id: str,
+        state: MessageState,
+        *,
+        trace_id: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a message forward (enveloped, dispatched, overdue); False if it already was there.
+
+        Raises UnknownMessageError for a message the ledger never recorded.
+        """
+        return await self._advance(tenant_id, msg_id, state, trace_id=trace_id, detail=detail)
+
+    async def record_receipt(
+        self, tenant_id: str, msg_id: str, outcome: ReceiptOutcome, *, trace_id: str | None
+    ) -> ReceiptMatch:
+        """Close a message with its AppRec or transport error."""
+        state = _state_of(outcome)
+        try:
+            moved = await self._advance(
+                tenant_id,
+                msg_id,
+                state,
+                trace_id=trace_id,
+                detail={"receipt": outcome.model_dump(mode="json")},
+                fields=["receipt", outcome.model_dump_json()],
+            )
+        except UnknownMessageError:
+            return ReceiptMatch.UNKNOWN_MESSAGE
+        return ReceiptMatch.MATCHED if moved else ReceiptMatch.ALREADY_CLOSED
+
+    async def get_message(self, tenant_id: str, msg_id: str) -> MessageRecord | None:
+        try:
+            raw, history = await self._read(
+                self._keys.message(tenant_id, msg_id), self._keys.message_history(tenant_id, msg_id)
+            )
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (message)") from exc
+        if not raw:
+            return None
+        receipt = raw.get("receipt")
+        return MessageRecord(
+            tenant_id=tenant_id,
+            msg_id=msg_id,
+            msg_type=raw["msg_type"],
+            batch_id=raw["batch_id"],
+            event_ids=json.loads(raw["event_ids"]),
+            state=MessageState(raw["state"]),
+            trace_id=raw.get("trace_id") or None,
+            traceparent=raw.get("traceparent") or None,
+            receipt=ReceiptOutcome.model_validate_json(receipt) if receipt else None,
+            history=history,
+        )
+
+    async def tenant_of_message(self, msg_id: str) -> str | None:
+        try:
+            value = await self._redis.get(self._keys.message_index(msg_id))
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (message index)") from exc
+        return _text(value) if value is not None else None
+
+    # overdue detection
+
+    async def mark_overdue(self, tenant_id: str, *, older_than: timedelta) -> list[str]:
+        """Mark dispatched messages without an outcome after ``older_than`` as overdue."""
+        deadline = (self._clock() - older_than).timestamp()
+        try:
+            due: list[Any] = await self._redis.zrangebyscore(
+                self._keys.awaiting_receipt(tenant_id), "-inf", deadline
+            )
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (awaiting)") from exc
+        marked = []
+        for member in due:
+            msg_id = _text(member)
+            if await self._advance(tenant_id, msg_id, MessageState.OVERDUE, trace_id=None):
+                marked.append(msg_id)
+        return marked
+
+    async def overdue_count(self, tenant_id: str) -> int:
+        try:
+            return int(await self._redis.zcard(self._keys.overdue(tenant_id)))
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (overdue)") from exc
+
+    async def awaiting_count(self, tenant_id: str) -> int:
+        try:
+            return int(await self._redis.zcard(self._keys.awaiting_receipt(tenant_id)))
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (awaiting)") from exc
+
+    # internals
+
+    async def _advance(
+        self,
+        tenant_id: str,
+        msg_id: str,
+        state: MessageState,
+        *,
+        trace_id: str | None,
+        detail: dict[str, Any] | None = None,
+        fields: Sequence[str] = (),
+    ) -> bool:
+        now = self._clock()
+        if state is MessageState.DISPATCHED:
+            awaiting = "add"
+        elif state is MessageState.OVERDUE:
+            awaiting = "overdue"
+        elif state in FINAL_MESSAGE_STATES:
+            awaiting = "remove"
+        else:
+            awaiting = ""
+        try:
+            reply = await self._transition(
+                keys=[
+                    self._keys.message(tenant_id, msg_id),
+                    self._keys.message_history(tenant_id, msg_id),
+                    self._keys.awaiting_receipt(tenant_id),
+                    self._keys.overdue(tenant_id),
+                ],
+                args=[
+                    state.value,
+                    MESSAGE_RANK[state],
+                    _history_entry(state, now, trace_id, detail),
+                    self._ttl,
+                    now.timestamp(),
+                    msg_id,
+                    awaiting,
+                    *fields,
+                ],
+            )
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (message transition)") from exc
+        if int(reply[0]) == -1:
+            raise UnknownMessageError(f"tenant {tenant_id}: no KPR message {msg_id} in the ledger")
+        return int(reply[0]) == 1
+
+    async def _read(
+        self, record_key: str, history_key: str
+    ) -> tuple[dict[str, str], list[Transition]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(record_key)
+            pipe.lrange(history_key, 0, -1)
+            raw, history = await pipe.execute()
+        record = {_text(k): _text(v) for k, v in raw.items()}
+        return record, [Transition.model_validate_json(entry) for entry in history]
+
+
+def _state_of(outcome: ReceiptOutcome) -> MessageState:
+    if outcome.kind == "transport_error":
+        return MessageState.TRANSPORT_ERROR
+    return {
+        1: MessageState.ACKNOWLEDGED,
+        2: MessageState.REJECTED,
+        3: MessageState.ACKNOWLEDGED_WITH_ERRORS,
+    }[outcome.status_code or 0]
+
+
+def _registration(event: NewEvent, reply: list[Any]) -> Registration:
+    if not reply:
+        return Registration(
+            event_id=event.event_id,
+            outcome=RegistrationOutcome.NEW,
+            state=EventState.RECEIVED,
+            accepted=False,
+        )
+    content_hash, state, accepted = (_text(part) for part in reply)
+    return Registration(
+        event_id=event.event_id,
+        outcome=(
+            RegistrationOutcome.REPEAT
+            if content_hash == event.content_hash
+            else RegistrationOutcome.CONFLICT
+        ),
+        state=EventState(state),
+        accepted=accepted == "1",
+    )
+
+
+def _history_entry(
+    state: EventState | MessageState,
+    at: datetime,
+    trace_id: str | None,
+    detail: dict[str, Any] | None = None,
+) -> str:
+    return Transition(state=state.value, at=at, trace_id=trace_id, detail=detail).model_dump_json(
+        exclude_none=True
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

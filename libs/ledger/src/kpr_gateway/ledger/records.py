@@ -1,0 +1,100 @@
+"""What the ledger returns: plain read models, safe to serialise into API answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kpr_gateway.ledger.states import EventState, MessageState
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Transition(_Model):
+    state: str
+    at: datetime
+    trace_id: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class RejectionReason(_Model):
+    """Why an event was not sent: rule id, field and a reason free of personal data."""
+
+    rule: str
+    field: str | None = None
+    reason: str
+
+
+class ReceiptError(_Model):
+    code: str
+    system: str | None = None
+    text: str | None = None
+    ref: str | None = None
+
+
+class ReceiptOutcome(_Model):
+    """What came back for a KPR message: an AppRec, or a transport error from the bus."""
+
+    kind: str = Field(description="'apprec' or 'transport_error'")
+    received_at: datetime
+    status_code: int | None = None
+    status_text: str | None = None
+    errors: list[ReceiptError] = Field(default_factory=list)
+    apprec_id: str | None = None
+    error_condition: str | None = None
+    error_description: str | None = None
+
+
+class MessageRecord(_Model):
+    tenant_id: str
+    msg_id: str
+    msg_type: str
+    batch_id: str
+    event_ids: list[str]
+    state: MessageState
+    trace_id: str | None
+    traceparent: str | None
+    receipt: ReceiptOutcome | None
+    history: list[Transition]
+
+
+class EventRecord(_Model):
+    tenant_id: str
+    event_id: str
+    state: EventState = Field(description="The event's own state as stored.")
+    status: str = Field(
+        description="What the EPJ sees: the event's state, or once batched, that of its messages."
+    )
+    content_hash: str
+    accepted: bool = Field(description="The event's publish was confirmed by the broker.")
+    received_at: datetime
+    trace_id: str | None
+    batch_id: str | None
+    msg_ids: list[str]
+    reasons: list[RejectionReason]
+    history: list[Transition]
+    messages: list[MessageRecord]
+
+
+class RegistrationOutcome(StrEnum):
+    NEW = "new"
+    REPEAT = "repeat"
+    CONFLICT = "conflict"
+
+
+class Registration(_Model):
+    event_id: str
+    outcome: RegistrationOutcome
+    state: EventState
+    accepted: bool
+
+
+class ReceiptMatch(StrEnum):
+    MATCHED = "matched"
+    UNKNOWN_MESSAGE = "unknown_message"
+    ALREADY_CLOSED = "already_closed"

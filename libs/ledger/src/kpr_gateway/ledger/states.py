@@ -1,0 +1,77 @@
+"""States of events and KPR messages (DESIGN.md section 2) and the rules between them.
+
+A state only moves forward: each has a rank and a transition to a lower or equal
+rank is refused, so redelivered work (an envelope done twice, an AppRec replayed)
+never moves a record backwards. Final states share the top rank: once a message
+has its outcome, it stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class EventState(StrEnum):
+    RECEIVED = "received"
+    REJECTED_INVALID = "rejected_invalid"
+    SUPPRESSED_TEST_PERSON = "suppressed_test_person"
+    BATCHED = "batched"
+
+
+class MessageState(StrEnum):
+    BUILT = "built"
+    ENVELOPED = "enveloped"
+    DISPATCHED = "dispatched"
+    OVERDUE = "overdue"
+    ACKNOWLEDGED = "acknowledged"
+    ACKNOWLEDGED_WITH_ERRORS = "acknowledged_with_errors"
+    REJECTED = "rejected"
+    TRANSPORT_ERROR = "transport_error"
+
+
+EVENT_RANK: dict[EventState, int] = {
+    EventState.RECEIVED: 1,
+    EventState.REJECTED_INVALID: 2,
+    EventState.SUPPRESSED_TEST_PERSON: 2,
+    EventState.BATCHED: 2,
+}
+
+FINAL_MESSAGE_STATES = frozenset(
+    {
+        MessageState.ACKNOWLEDGED,
+        MessageState.ACKNOWLEDGED_WITH_ERRORS,
+        MessageState.REJECTED,
+        MessageState.TRANSPORT_ERROR,
+    }
+)
+
+MESSAGE_RANK: dict[MessageState, int] = {
+    MessageState.BUILT: 1,
+    MessageState.ENVELOPED: 2,
+    MessageState.DISPATCHED: 3,
+    MessageState.OVERDUE: 4,
+    **dict.fromkeys(FINAL_MESSAGE_STATES, 5),
+}
+
+# What an event whose messages are in several states is, read as one: the most
+# serious outcome wins, otherwise the least progressed message.
+_EVENT_OUTCOME_PRECEDENCE: tuple[MessageState, ...] = (
+    MessageState.REJECTED,
+    MessageState.TRANSPORT_ERROR,
+    MessageState.OVERDUE,
+    MessageState.BUILT,
+    MessageState.ENVELOPED,
+    MessageState.DISPATCHED,
+    MessageState.ACKNOWLEDGED_WITH_ERRORS,
+    MessageState.ACKNOWLEDGED,
+)
+
+
+def combined_message_state(states: Iterable[MessageState]) -> MessageState | None:
+    """The state an event shows once batched: derived from its messages, never stored."""
+    present = set(states)
+    for state in _EVENT_OUTCOME_PRECEDENCE:
+        if state in present:
+            return state
+    return None
