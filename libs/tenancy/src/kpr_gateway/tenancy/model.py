@@ -100,6 +100,46 @@ class TenantCertificates(_Strict):
     previous_encryption: KeyPairFiles | None = None
 
 
+class Scope(StrEnum):
+    SUBMIT = "submit"
+    READ = "read"
+
+
+class EpjClient(_Strict):
+    """An EPJ system allowed to submit and read this tenant's events.
+
+    Only the SHA-256 of its API key is stored: keys are long random strings
+    (``kprgw tenants new-key``), so a fast hash is enough and lookup stays O(1).
+    """
+
+    id: TenantId = Field(description="Name of the client, e.g. 'gerica-prod'; in audit records.")
+    api_key_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    scopes: frozenset[Scope] = frozenset({Scope.SUBMIT, Scope.READ})
+
+
+class NhnEndpoint(_Strict):
+    """The tenant's queues on NHN's Tjenestebuss (from the Address Registry, or set here).
+
+    Default names follow the NHN convention for the communication party's HER-id.
+    """
+
+    async_queue: str | None = None
+    error_queue: str | None = None
+
+
+class ReceiverOverride(_Strict):
+    """Static receiver data for sites without Address Registry access."""
+
+    encryption_certificate: Path = Field(description="KPR's encryption certificate (PEM).")
+    signing_certificate: Path = Field(description="KPR's signing certificate (PEM).")
+    async_queue: str | None = None
+
+    @field_validator("encryption_certificate", "signing_certificate")
+    @classmethod
+    def _resolve_path(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+
 class Tenant(_Strict):
     """One municipality reporting to KPR."""
 
@@ -114,6 +154,9 @@ class Tenant(_Strict):
         description="File with the tenant's secret for pseudonymous person keys (>= 32 bytes)."
     )
     certificates: TenantCertificates | None = None
+    epj_clients: list[EpjClient] = Field(default_factory=list)
+    nhn: NhnEndpoint = NhnEndpoint()
+    receiver_override: ReceiverOverride | None = None
 
     @field_validator("pseudonym_secret_file")
     @classmethod
@@ -127,6 +170,16 @@ class Tenant(_Strict):
                 "the communication party needs its own HER-id (service-based addressing)"
             )
         return self
+
+    @property
+    def async_queue(self) -> str:
+        """The communication party's NHN queue where AppRecs arrive."""
+        return self.nhn.async_queue or f"{self.communication_party.her_id}_async"
+
+    @property
+    def error_queue(self) -> str:
+        """The communication party's NHN queue where transport errors arrive."""
+        return self.nhn.error_queue or f"{self.communication_party.her_id}_error"
 
     def sender_organisation(self) -> Organisation:
         """The two-level MsgHead sender: the municipality with its communication party."""
@@ -149,6 +202,8 @@ class TenantsFile(_Strict):
     def _unique(self) -> Self:
         _require_unique("tenant id", [t.id for t in self.tenants])
         _require_unique("municipality number", [t.municipality_number for t in self.tenants])
+        _require_unique("EPJ client", [c.id for t in self.tenants for c in t.epj_clients])
+        _require_unique("API key", [c.api_key_sha256 for t in self.tenants for c in t.epj_clients])
         _require_unique(
             "HER-id",
             [t.her_id for t in self.tenants] + [t.communication_party.her_id for t in self.tenants],
