@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kpr_gateway.ledger import (
+    BatchCommit,
+    BatchMessage,
     EventState,
     Ledger,
     MessageState,
@@ -65,44 +67,44 @@ async def registration_is_idempotent_and_detects_conflicts(ledger: Ledger) -> No
 
 async def event_follows_its_messages_to_the_apprec(ledger: Ledger) -> None:
     await ledger.register_events(TENANT, [NewEvent("e1", "h1")], trace_id=TRACE)
-    for msg_id, msg_type in (("m-ipl", "KPR_IPL"), ("m-ide", "KPR_IDE")):
-        created = await ledger.record_message(
-            TENANT,
-            msg_id=msg_id,
-            msg_type=msg_type,
-            batch_id="b1",
-            event_ids=["e1"],
-            trace_id=TRACE,
-            traceparent=f"00-{TRACE}-b7ad6b7169203331-01",
-        )
-        assert created
-    assert not await ledger.record_message(
+    commit = await ledger.commit_batch(
         TENANT,
-        msg_id="m-ipl",
-        msg_type="KPR_IPL",
         batch_id="b1",
         event_ids=["e1"],
+        messages=[
+            BatchMessage("m-ipl", "KPR_IPL", b"<ipl/>"),
+            BatchMessage("m-ide", "KPR_IDE", b"<ide/>"),
+        ],
+        trace_id=TRACE,
+        traceparent=f"00-{TRACE}-b7ad6b7169203331-01",
+    )
+    assert commit == BatchCommit(committed=True, refused={})
+    # a redelivered chunk cannot batch the event again, and nothing changes
+    again = await ledger.commit_batch(
+        TENANT,
+        batch_id="b2",
+        event_ids=["e1"],
+        messages=[BatchMessage("m-2", "KPR_IPL", b"<x/>")],
         trace_id=TRACE,
         traceparent=None,
     )
-    moved = await ledger.settle_events(
-        TENANT,
-        ["e1"],
-        EventState.BATCHED,
-        trace_id=TRACE,
-        batch_id="b1",
-        msg_ids=["m-ipl", "m-ide"],
-    )
-    assert moved == [True]
+    assert again == BatchCommit(committed=False, refused={"e1": "batched"})
+    assert await ledger.get_message(TENANT, "m-2") is None
     assert await ledger.settle_events(TENANT, ["e1"], EventState.BATCHED, trace_id=TRACE) == [False]
 
     record = await ledger.get_event(TENANT, "e1")
     assert record is not None
     assert (record.state, record.status) == (EventState.BATCHED, "built")
 
+    unsent = await ledger.unsent_messages(TENANT, ["e1"])
+    assert [(m.msg_id, m.document, m.batch_id, m.event_ids) for m in unsent] == [
+        ("m-ide", b"<ide/>", "b1", ["e1"]),
+        ("m-ipl", b"<ipl/>", "b1", ["e1"]),
+    ]
     for msg_id in ("m-ipl", "m-ide"):
         assert await ledger.advance_message(TENANT, msg_id, MessageState.ENVELOPED, trace_id=TRACE)
         assert await ledger.advance_message(TENANT, msg_id, MessageState.DISPATCHED, trace_id=TRACE)
+    assert await ledger.unsent_messages(TENANT, ["e1"]) == []
     # a redelivered envelope step never moves a message back
     assert not await ledger.advance_message(TENANT, "m-ipl", MessageState.ENVELOPED, trace_id=TRACE)
     assert await ledger.awaiting_count(TENANT) == 2
@@ -161,16 +163,15 @@ async def rejected_events_keep_their_reasons(ledger: Ledger) -> None:
 
 
 async def overdue_messages_are_marked_and_can_still_close(ledger: Ledger, clock: Clock) -> None:
-    for msg_id in ("late", "early"):
-        await ledger.record_message(
-            TENANT,
-            msg_id=msg_id,
-            msg_type="KPR_IPL",
-            batch_id="b",
-            event_ids=[],
-            trace_id=None,
-            traceparent=None,
-        )
+    await ledger.register_events(TENANT, [NewEvent("e", "h")], trace_id=None)
+    await ledger.commit_batch(
+        TENANT,
+        batch_id="b",
+        event_ids=["e"],
+        messages=[BatchMessage("late", "KPR_IPL", b"1"), BatchMessage("early", "KPR_IDE", b"2")],
+        trace_id=None,
+        traceparent=None,
+    )
     await ledger.advance_message(TENANT, "late", MessageState.DISPATCHED, trace_id=None)
     clock.advance(timedelta(hours=2))
     await ledger.advance_message(TENANT, "early", MessageState.DISPATCHED, trace_id=None)
@@ -188,6 +189,26 @@ async def overdue_messages_are_marked_and_can_still_close(ledger: Ledger, clock:
     assert await ledger.overdue_count(TENANT) == 0
 
 
+async def commit_refuses_settled_and_unknown_events(ledger: Ledger) -> None:
+    await ledger.register_events(TENANT, [NewEvent("ok", "h"), NewEvent("bad", "h")], trace_id=None)
+    await ledger.settle_events(TENANT, ["bad"], EventState.REJECTED_INVALID, trace_id=None)
+    commit = await ledger.commit_batch(
+        TENANT,
+        batch_id="b",
+        event_ids=["ok", "bad", "ghost"],
+        messages=[BatchMessage("m", "KPR_IPL", b"doc")],
+        trace_id=None,
+        traceparent=None,
+    )
+    assert commit == BatchCommit(
+        committed=False, refused={"bad": "rejected_invalid", "ghost": "missing"}
+    )
+    untouched = await ledger.get_event(TENANT, "ok")
+    assert untouched is not None
+    assert untouched.state is EventState.RECEIVED
+    assert await ledger.tenant_of_message("m") is None
+
+
 async def unknown_message_transition_is_refused(ledger: Ledger) -> None:
     with pytest.raises(UnknownMessageError, match="no KPR message"):
         await ledger.advance_message(TENANT, "nope", MessageState.ENVELOPED, trace_id=None)
@@ -197,5 +218,6 @@ SCENARIOS = [
     registration_is_idempotent_and_detects_conflicts,
     event_follows_its_messages_to_the_apprec,
     rejected_events_keep_their_reasons,
+    commit_refuses_settled_and_unknown_events,
     unknown_message_transition_is_refused,
 ]

@@ -34,15 +34,16 @@ def bergen(**overrides: Any) -> dict[str, Any]:
 
 
 def trondheim(**overrides: Any) -> dict[str, Any]:
-    return bergen(
+    tenant = bergen(
         id="trondheim",
         municipality_number="5001",
         name="Trondheim kommune",
         org_number="942110464",
         her_id="60001",
         communication_party={"name": "Saksbehandling", "her_id": "60002"},
-        **overrides,
     )
+    tenant.update(overrides)
+    return tenant
 
 
 def write(tmp_path: Path, document: Any) -> Path:

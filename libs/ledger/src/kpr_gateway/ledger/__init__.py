@@ -2,7 +2,14 @@
 
 from kpr_gateway.ledger.errors import LedgerError, LedgerUnavailableError, UnknownMessageError
 from kpr_gateway.ledger.keys import KeySpace
-from kpr_gateway.ledger.ledger import DEFAULT_RETENTION, Ledger, NewEvent
+from kpr_gateway.ledger.ledger import (
+    DEFAULT_RETENTION,
+    BatchCommit,
+    BatchMessage,
+    Ledger,
+    NewEvent,
+    UnsentMessage,
+)
 from kpr_gateway.ledger.records import (
     EventRecord,
     MessageRecord,
@@ -18,6 +25,8 @@ from kpr_gateway.ledger.states import EventState, MessageState, combined_message
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "BatchCommit",
+    "BatchMessage",
     "EventRecord",
     "EventState",
     "KeySpace",
@@ -35,5 +44,6 @@ __all__ = [
     "RejectionReason",
     "Transition",
     "UnknownMessageError",
+    "UnsentMessage",
     "combined_message_state",
 ]

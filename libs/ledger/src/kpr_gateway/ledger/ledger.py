@@ -47,6 +47,31 @@ class NewEvent:
     content_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class BatchMessage:
+    """One KPR message of a batch as transform built it."""
+
+    msg_id: str
+    msg_type: str
+    document: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCommit:
+    committed: bool
+    refused: dict[str, str]
+    """Event id -> its state, for events that were no longer ``received``."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsentMessage:
+    msg_id: str
+    msg_type: str
+    batch_id: str
+    event_ids: list[str]
+    document: bytes
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -68,7 +93,7 @@ class Ledger:
         self._clock = clock
         self._register = redis.register_script(scripts.REGISTER_EVENT)
         self._transition = redis.register_script(scripts.TRANSITION)
-        self._create_message = redis.register_script(scripts.CREATE_MESSAGE)
+        self._commit_batch = redis.register_script(scripts.COMMIT_BATCH)
 
     async def ping(self) -> bool:
         try:
@@ -204,47 +229,97 @@ class Ledger:
 
     # KPR messages
 
-    async def record_message(
+    async def commit_batch(
         self,
         tenant_id: str,
         *,
-        msg_id: str,
-        msg_type: str,
         batch_id: str,
         event_ids: Sequence[str],
+        messages: Sequence[BatchMessage],
         trace_id: str | None,
         traceparent: str | None,
-    ) -> bool:
-        """Record a built KPR message; False if it was already recorded (redelivery)."""
+    ) -> BatchCommit:
+        """Batch the events and record their KPR messages (with documents) in one atomic step.
+
+        Refused, changing nothing, when any event is no longer ``received`` (another delivery
+        batched or settled it first): the caller drops those events and builds again.
+        """
         now = self._clock()
+        ids = list(event_ids)
+        keys = [self._keys.event(tenant_id, e) for e in ids]
+        keys += [self._keys.event_history(tenant_id, e) for e in ids]
+        args: list[str | bytes | int] = [
+            len(ids),
+            len(messages),
+            batch_id,
+            json.dumps([m.msg_id for m in messages]),
+            _history_entry(EventState.BATCHED, now, trace_id, {"batch_id": batch_id}),
+            self._ttl,
+            json.dumps(ids),
+        ]
+        for message in messages:
+            keys += [
+                self._keys.message(tenant_id, message.msg_id),
+                self._keys.message_history(tenant_id, message.msg_id),
+            ]
+            args += [
+                message.msg_id,
+                message.msg_type,
+                trace_id or "",
+                traceparent or "",
+                message.document,
+                _history_entry(MessageState.BUILT, now, trace_id),
+            ]
+        try:
+            reply: list[Any] = await self._commit_batch(keys=keys, args=args)
+            if not reply:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for message in messages:
+                        pipe.set(self._keys.message_index(message.msg_id), tenant_id, ex=self._ttl)
+                    await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (commit batch)") from exc
+        refused = {ids[int(reply[i]) - 1]: _text(reply[i + 1]) for i in range(0, len(reply), 2)}
+        return BatchCommit(committed=not reply, refused=refused)
+
+    async def unsent_messages(
+        self, tenant_id: str, event_ids: Iterable[str]
+    ) -> list[UnsentMessage]:
+        """Messages of these (batched) events that were built but never moved on.
+
+        After a crash between committing a batch and publishing it, the redelivered events
+        lead here, and the stored documents are published again.
+        """
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                await self._create_message(
-                    keys=[
+                for event_id in event_ids:
+                    pipe.hget(self._keys.event(tenant_id, event_id), "msg_ids")
+                listed: list[Any] = await pipe.execute()
+            msg_ids = sorted({m for raw in listed if raw for m in json.loads(_text(raw))})
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for msg_id in msg_ids:
+                    pipe.hmget(
                         self._keys.message(tenant_id, msg_id),
-                        self._keys.message_history(tenant_id, msg_id),
-                    ],
-                    args=[
-                        _history_entry(MessageState.BUILT, now, trace_id),
-                        self._ttl,
-                        "msg_type",
-                        msg_type,
-                        "batch_id",
-                        batch_id,
-                        "event_ids",
-                        json.dumps(list(event_ids)),
-                        "trace_id",
-                        trace_id or "",
-                        "traceparent",
-                        traceparent or "",
-                    ],
-                    client=pipe,
-                )
-                pipe.set(self._keys.message_index(msg_id), tenant_id, ex=self._ttl)
-                created, _ = await pipe.execute()
+                        ["state", "msg_type", "batch_id", "event_ids", "document"],
+                    )
+                records: list[Any] = await pipe.execute()
         except RedisError as exc:
-            raise LedgerUnavailableError("ledger write failed (record message)") from exc
-        return bool(created)
+            raise LedgerUnavailableError("ledger read failed (unsent messages)") from exc
+        unsent = []
+        for msg_id, (state, msg_type, batch_id, events, document) in zip(
+            msg_ids, records, strict=True
+        ):
+            if state is not None and _text(state) == MessageState.BUILT and document:
+                unsent.append(
+                    UnsentMessage(
+                        msg_id=msg_id,
+                        msg_type=_text(msg_type),
+                        batch_id=_text(batch_id),
+                        event_ids=json.loads(_text(events)),
+                        document=document if isinstance(document, bytes) else document.encode(),
+                    )
+                )
+        return unsent
 
     async def advance_message(
         self,

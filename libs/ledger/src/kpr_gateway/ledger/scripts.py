@@ -26,6 +26,8 @@ if tonumber(ARGV[2]) <= tonumber(current) then
   return {0, redis.call('HGET', KEYS[1], 'state')}
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'rank', ARGV[2])
+-- a built message keeps its document only until it moves on (crash recovery in transform)
+redis.call('HDEL', KEYS[1], 'document')
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -42,14 +44,44 @@ end
 return {1}
 """
 
-# KEYS: message hash, history. ARGV: history entry, ttl, then field/value pairs.
-# Creates the message in state built; a repeat (redelivered build) changes nothing.
-CREATE_MESSAGE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'built', 'rank', '1')
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return 1
+# Commits a batch in one step: every event must still be 'received'; then the events become
+# 'batched' and the KPR messages are created in 'built' with their documents (kept until the
+# message moves on, so that a crash before publishing is recovered by publishing again).
+# KEYS: n event hashes, n event histories, then per message its hash and history.
+# ARGV: n, m, batch_id, msg_ids json, event history entry, ttl, event_ids json,
+# then per message: msg_id, msg_type, trace_id, traceparent, document, history entry.
+# Returns {} when committed, else the 1-based positions of events not 'received' and their
+# states ('missing' when the ledger does not know the event).
+COMMIT_BATCH = """
+local n = tonumber(ARGV[1])
+local m = tonumber(ARGV[2])
+local refused = {}
+for i = 1, n do
+  local state = redis.call('HGET', KEYS[i], 'state')
+  if state ~= 'received' then
+    table.insert(refused, i)
+    table.insert(refused, state or 'missing')
+  end
+end
+if #refused > 0 then return refused end
+local ttl = ARGV[6]
+for i = 1, n do
+  redis.call('HSET', KEYS[i], 'state', 'batched', 'rank', '2', 'batch_id', ARGV[3],
+    'msg_ids', ARGV[4])
+  redis.call('RPUSH', KEYS[n + i], ARGV[5])
+  redis.call('EXPIRE', KEYS[i], ttl)
+  redis.call('EXPIRE', KEYS[n + i], ttl)
+end
+for j = 0, m - 1 do
+  local arg = 8 + j * 6
+  local record = KEYS[2 * n + 2 * j + 1]
+  local history = KEYS[2 * n + 2 * j + 2]
+  redis.call('HSET', record, 'state', 'built', 'rank', '1', 'msg_type', ARGV[arg + 1],
+    'batch_id', ARGV[3], 'event_ids', ARGV[7], 'trace_id', ARGV[arg + 2],
+    'traceparent', ARGV[arg + 3], 'document', ARGV[arg + 4])
+  redis.call('RPUSH', history, ARGV[arg + 5])
+  redis.call('EXPIRE', record, ttl)
+  redis.call('EXPIRE', history, ttl)
+end
+return {}
 """
