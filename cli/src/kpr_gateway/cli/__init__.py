@@ -1,0 +1,1 @@
+"""kprgw: the operator and developer command line of KPR Gateway."""

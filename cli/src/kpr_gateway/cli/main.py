@@ -1,0 +1,12 @@
+"""Entry point of the ``kprgw`` command; each sub-command group lives in its own module."""
+
+import typer
+
+from kpr_gateway.cli import apprec, cms, kpr, pki, xml
+
+app = typer.Typer(no_args_is_help=True, help="KPR Gateway operator and developer tools.")
+app.add_typer(pki.app, name="pki")
+app.add_typer(cms.app, name="cms")
+app.add_typer(xml.app, name="xml")
+app.add_typer(apprec.app, name="apprec")
+app.add_typer(kpr.app, name="kpr")

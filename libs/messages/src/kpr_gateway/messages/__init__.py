@@ -1,0 +1,98 @@
+"""kpr_gateway.messages: MsgHead v1.2, AppRec v1.0/v1.1, safe XML parsing and schema validation.
+
+The KPR KTT document lives in the subpackage ``kpr_gateway.messages.kpr_ktt_v1`` and is not
+re-exported here, so that swapping it for FHI's official format touches that subpackage only.
+"""
+
+from kpr_gateway.messages.apprec import (
+    APPREC_NAMESPACES,
+    ERROR_CODE_SYSTEM,
+    AdditionalId,
+    AppRec,
+    AppRecErrorCode,
+    AppRecParty,
+    AppRecStatus,
+    AppRecStatusCode,
+    AppRecVersion,
+    OriginalMsg,
+    PartyUnit,
+    apprec_for,
+    build_apprec,
+    parse_apprec,
+)
+from kpr_gateway.messages.errors import (
+    AppRecError,
+    MalformedXmlError,
+    MessagesError,
+    MissingOriginalMsgIdError,
+    MsgHeadError,
+    NotAnAppRecError,
+    SchemaError,
+    SchemaValidationError,
+    StandardsNotFoundError,
+    UnknownAppRecStatusError,
+    UnknownDocumentTypeError,
+    UnsafeXmlError,
+    ValidationIssue,
+)
+from kpr_gateway.messages.msghead import (
+    MSGHEAD_NS,
+    ConversationRef,
+    MsgHead,
+    Organisation,
+    build_msghead,
+    parse_msghead,
+)
+from kpr_gateway.messages.schemas import (
+    STANDARDS_DIR_ENV,
+    PayloadSchema,
+    SchemaSet,
+    load_schema_set,
+    require_valid,
+    validate_document,
+)
+from kpr_gateway.messages.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
+
+__all__ = [
+    "APPREC_NAMESPACES",
+    "DEFAULT_MAX_BYTES",
+    "ERROR_CODE_SYSTEM",
+    "MSGHEAD_NS",
+    "STANDARDS_DIR_ENV",
+    "AdditionalId",
+    "AppRec",
+    "AppRecError",
+    "AppRecErrorCode",
+    "AppRecParty",
+    "AppRecStatus",
+    "AppRecStatusCode",
+    "AppRecVersion",
+    "ConversationRef",
+    "MalformedXmlError",
+    "MessagesError",
+    "MissingOriginalMsgIdError",
+    "MsgHead",
+    "MsgHeadError",
+    "NotAnAppRecError",
+    "Organisation",
+    "OriginalMsg",
+    "PartyUnit",
+    "PayloadSchema",
+    "SchemaError",
+    "SchemaSet",
+    "SchemaValidationError",
+    "StandardsNotFoundError",
+    "UnknownAppRecStatusError",
+    "UnknownDocumentTypeError",
+    "UnsafeXmlError",
+    "ValidationIssue",
+    "apprec_for",
+    "build_apprec",
+    "build_msghead",
+    "load_schema_set",
+    "parse_apprec",
+    "parse_msghead",
+    "parse_xml",
+    "require_valid",
+    "validate_document",
+]

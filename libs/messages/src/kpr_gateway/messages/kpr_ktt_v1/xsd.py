@@ -1,0 +1,71 @@
+"""The document format's identity (namespace, version, schema) and its validation.
+
+Validation errors name the line, the element path and the kind of error, never the
+offending value: the value could be a national id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Final, Protocol, cast
+
+from lxml import etree
+
+from kpr_gateway.messages.kpr_ktt_v1.errors import KprDocumentError
+from kpr_gateway.messages.xmlsafe import parse_xml
+
+NAMESPACE: Final = "urn:no:kpr-gateway:kpr-ktt:v1"
+VERSION: Final = "1.0"
+XSD_PATH: Final = Path(__file__).with_name("kpr-ktt-v1.xsd")
+
+FAGMELDING_TAG: Final = f"{{{NAMESPACE}}}Fagmelding"
+IDENTMELDING_TAG: Final = f"{{{NAMESPACE}}}Identmelding"
+
+_MAX_REPORTED: Final = 5
+_ELEMENT_NAME: Final = re.compile(r"Element '(?:\{[^}]*\})?([A-Za-z_][\w.-]*)'")
+
+
+class _LogEntry(Protocol):
+    # The part of lxml's _LogEntry used here; lxml-stubs leave _ErrorLog empty.
+    line: int
+    path: str
+    type_name: str
+    message: str
+
+
+def qname(local: str) -> str:
+    """The Clark-notation name of an element of this format."""
+    return f"{{{NAMESPACE}}}{local}"
+
+
+@cache
+def _schema() -> etree.XMLSchema:
+    return etree.XMLSchema(parse_xml(XSD_PATH.read_bytes()))
+
+
+def validate_document(element: etree._Element) -> None:
+    """Raise KprDocumentError unless ``element`` is a valid Fagmelding or Identmelding."""
+    schema = _schema()
+    if schema.validate(element):
+        return
+    entries = list(cast("Iterable[_LogEntry]", schema.error_log))
+    problems = [_describe(entry) for entry in entries[:_MAX_REPORTED]]
+    raise KprDocumentError("document is not valid against kpr-ktt-v1.xsd: " + "; ".join(problems))
+
+
+def _describe(entry: _LogEntry) -> str:
+    # libxml2's message quotes the offending value after the element name: keep the name only.
+    named = _ELEMENT_NAME.match(entry.message)
+    element = f"{named.group(1)} " if named else ""
+    return f"line {entry.line}, {element}at {entry.path}: {entry.type_name}"
+
+
+def parse_document(data: bytes) -> etree._Element:
+    """Parse the bytes of a document with the safe parser of kpr_gateway.messages.xmlsafe.
+
+    Raises its UnsafeXmlError or MalformedXmlError (both MessagesError) for bad input.
+    """
+    return parse_xml(data)

@@ -1,0 +1,1 @@
+"""kpr_gateway.security"""
