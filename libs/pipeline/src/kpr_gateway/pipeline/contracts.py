@@ -1,0 +1,144 @@
+"""The JSON bodies that travel between the services, one model per queue.
+
+Models forbid unknown fields so a producer/consumer mismatch fails loudly (and parks the
+message) instead of silently dropping data. Binary fields travel as standard base64. A body that
+does not validate raises ``PermanentError`` whose reason names field positions and error
+types only, never the offending values (they may be personal data).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal, Self
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+)
+
+from kpr_gateway.pipeline.errors import PermanentError
+
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+HerId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")]
+TraceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+MsgType = Literal["KPR_IPL", "KPR_IDE"]
+ReceiptOutcome = Literal["acknowledged", "acknowledged_with_errors", "rejected", "transport_error"]
+
+_MAX_REPORTED_ERRORS = 5
+
+
+def _from_base64(value: object) -> object:
+    # JSON carries text: decode it. Python callers pass bytes, which stay as they are.
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise ValueError("not standard base64") from None
+    return value
+
+
+Base64Binary = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(lambda value: base64.b64encode(value).decode("ascii"), when_used="json"),
+]
+"""Bytes that travel as standard base64 (RFC 4648 section 4, padded) in JSON."""
+
+
+class Contract(BaseModel):
+    """Base of every body: strict shape, immutable; binary fields are ``Base64Binary``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_body(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_body(cls, body: bytes) -> Self:
+        try:
+            return cls.model_validate_json(body)
+        except ValidationError as exc:
+            raise PermanentError(_describe(cls.__name__, exc)) from None
+
+
+def _describe(model: str, exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    where = [
+        f"{'.'.join(str(part) for part in error['loc']) or '<body>'} ({error['type']})"
+        for error in errors[:_MAX_REPORTED_ERRORS]
+    ]
+    more = len(errors) - len(where)
+    suffix = f" and {more} more" if more > 0 else ""
+    return f"invalid {model} body: {', '.join(where)}{suffix}"
+
+
+class AcceptedEvent(Contract):
+    """One event as intake accepted it; ``event`` is the KttEvent JSON, unchanged."""
+
+    event_id: UUID
+    received_at: AwareDatetime
+    event: dict[str, Any] = Field(repr=False)
+    trace_id: TraceId
+
+
+class EventChunk(Contract):
+    """Queue ``events``: a tenant's accepted events from one POST (or part of it)."""
+
+    tenant_id: TenantId
+    chunk_id: UUID
+    events: list[AcceptedEvent] = Field(min_length=1)
+
+
+class BuiltMessage(Contract):
+    """Queue ``messages``: one KPR message with its MsgHead, built but not yet sealed."""
+
+    tenant_id: TenantId
+    msg_id: UUID
+    msg_type: MsgType
+    batch_id: UUID
+    event_ids: list[UUID] = Field(min_length=1)
+    document: Base64Binary = Field(repr=False)
+
+
+class SealedMessage(Contract):
+    """Queue ``outbox``: the signed and encrypted message, ready for NHN."""
+
+    tenant_id: TenantId
+    msg_id: UUID
+    msg_type: MsgType
+    batch_id: UUID
+    from_her_id: HerId
+    to_her_id: HerId
+    cms: Base64Binary = Field(repr=False)
+
+
+class ReceiptError(Contract):
+    """One error code of an AppRec (a CV): V, S, DN and OT."""
+
+    code: str
+    system: str | None = None
+    text: str | None = None
+    ref: str | None = None
+
+
+class ReceiptNotice(Contract):
+    """Queue ``receipts``: what came back for a sent message.
+
+    ``status_code`` is the AppRec status (kodeverk 8258: 1 OK, 2 rejected, 3 OK with errors);
+    ``None`` for a transport error, which has no AppRec.
+    """
+
+    tenant_id: TenantId
+    msg_id: UUID
+    outcome: ReceiptOutcome
+    status_code: Literal[1, 2, 3] | None
+    errors: list[ReceiptError] = Field(default_factory=list)
+    received_at: AwareDatetime
