@@ -95,6 +95,11 @@ class Ledger:
         self._transition = redis.register_script(scripts.TRANSITION)
         self._commit_batch = redis.register_script(scripts.COMMIT_BATCH)
 
+    @property
+    def redis(self) -> Redis:
+        """The connection, for neighbours that keep small shared state (rate limits)."""
+        return self._redis
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())

@@ -1,0 +1,128 @@
+"""Production wiring of a service on RabbitMQ and Redis, and its graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from kpr_gateway.ledger import KeySpace, Ledger
+from kpr_gateway.nhn import NhnTransport
+from kpr_gateway.observability import (
+    GracefulShutdown,
+    HealthServer,
+    ServiceMetrics,
+    health_app,
+    readiness_checks,
+    setup_logging,
+    setup_tracing,
+)
+from kpr_gateway.pipeline import RabbitBus
+from kpr_gateway.runtime.component import Component, ServiceContext
+from kpr_gateway.runtime.settings import ServiceSettings
+from kpr_gateway.tenancy import TenancyError, load_tenants
+
+_log = logging.getLogger(__name__)
+
+Build = Callable[[ServiceContext], Component]
+S = TypeVar("S", bound=ServiceSettings)
+
+
+async def serve(
+    name: str,
+    settings: ServiceSettings,
+    build: Build,
+    *,
+    nhn: Callable[[], NhnTransport] | None = None,
+) -> None:
+    """Run one service until SIGTERM/SIGINT, then drain and return."""
+    setup_logging(name, settings.log_level, settings.log_json)
+    provider = setup_tracing(name, console=settings.traces_console)
+    tenants = load_tenants(settings.tenants_file)
+    redis = Redis.from_url(settings.redis_url)
+    ledger = Ledger(redis, keys=KeySpace(settings.key_prefix))
+    bus = RabbitBus(
+        settings.rabbitmq_url,
+        service_name=name,
+        prefix=settings.queue_prefix,
+        graceful_timeout=settings.drain_seconds,
+    )
+    transport = nhn() if nhn is not None else None
+    shutdown = GracefulShutdown()
+    shutdown.install()
+    checks = {"broker": bus.ping, "redis": ledger.ping}
+    if transport is not None:
+        checks["nhn"] = transport.ping
+    context = ServiceContext(
+        name=name,
+        tenants=tenants,
+        ledger=ledger,
+        bus=bus,
+        metrics=ServiceMetrics(name),
+        readiness=readiness_checks(checks),
+        drain=shutdown,
+        nhn=transport,
+    )
+    component = build(context)
+    component.register()
+    await bus.start()
+    if transport is not None:
+        await transport.start()
+    await component.start()
+    app = component.http_app() or health_app(
+        context.readiness, context.metrics.registry, shutdown=shutdown
+    )
+    server = HealthServer(app, settings.http_host, settings.http_port)
+    await server.start()
+    _log.info("%s started on port %d", name, server.port)
+    try:
+        await shutdown.wait()
+        _log.info("%s draining", name)
+        if component.http_app() is not None:
+            await server.stop(timeout=settings.drain_seconds)  # finish open requests first
+        if transport is not None:
+            await transport.stop()
+        await bus.stop()
+        await component.close()
+    finally:
+        await server.stop()
+        await redis.aclose()
+        await asyncio.to_thread(provider.shutdown)
+        shutdown.uninstall()
+    _log.info("%s stopped", name)
+
+
+def run_service(
+    name: str,
+    settings_type: type[S],
+    build: Callable[[ServiceContext, S], Component],
+    *,
+    nhn: Callable[[S], NhnTransport] | None = None,
+) -> None:
+    """The body of a service's ``__main__``: settings from the environment, then ``serve``."""
+    try:
+        settings = settings_type()
+    except ValidationError as exc:
+        _exit(name, f"settings: {describe_settings_errors(exc)}")
+    transport = (lambda: nhn(settings)) if nhn is not None else None
+    try:
+        asyncio.run(serve(name, settings, lambda context: build(context, settings), nhn=transport))
+    except TenancyError as exc:
+        _exit(name, str(exc))
+
+
+def describe_settings_errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+
+
+def _exit(name: str, reason: str) -> NoReturn:
+    print(f"{name}: {reason}", file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,325 @@
+"""intake: the HTTP API for EPJ systems, and its wiring to the ledger and the bus."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from opentelemetry import context, propagate, trace
+from starlette.responses import Response
+
+from kpr_gateway.intake.auth import Authenticator, Caller
+from kpr_gateway.intake.errors import (
+    ConflictError,
+    IntakeError,
+    NotFoundError,
+    UnavailableError,
+)
+from kpr_gateway.intake.http_body import (
+    BatchEntry,
+    parse_batch,
+    parse_json,
+    read_body,
+    validate_event,
+)
+from kpr_gateway.intake.ratelimit import RateLimiter
+from kpr_gateway.intake.schemas import (
+    BatchItem,
+    BatchResult,
+    ErrorBody,
+    EventAccepted,
+    EventStatus,
+    MessageStatus,
+)
+from kpr_gateway.intake.settings import IntakeSettings
+from kpr_gateway.intake.submission import Accepted, SubmitOutcome, Submitter
+from kpr_gateway.ledger import Ledger, LedgerError
+from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
+from kpr_gateway.observability.metrics import ServiceMetrics
+from kpr_gateway.observability.tracing import current_trace_id
+from kpr_gateway.pipeline.bus import Bus
+from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.tenancy import TenantsFile
+from kpr_gateway.tenancy.model import Scope
+
+SERVICE_NAME = "intake"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+_tracer = trace.get_tracer("kpr_gateway.intake")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    max_batch_events: int
+    max_body_bytes: int
+    chunk_events: int
+
+
+def create_app(
+    *,
+    tenants: TenantsFile,
+    ledger: Ledger,
+    bus: Bus,
+    limiter: RateLimiter,
+    limits: IntakeLimits,
+    metrics: ServiceMetrics,
+    readiness: Readiness,
+    shutdown: DrainState | None = None,
+) -> FastAPI:
+    """The intake API; the same app serves in production and in the embedded mode."""
+    app = FastAPI(
+        title="KPR Gateway intake",
+        version="1.0.0",
+        description=(
+            "Submit KPR KTT events (kommunal tjenestetildeling) for your municipality and read "
+            "their status. Authenticate with `Authorization: Bearer <API key>`. An event is "
+            "accepted (202) only once it is in the ledger and on the durable queue."
+        ),
+        responses=_ERRORS,
+    )
+    authenticator = Authenticator(tenants)
+    submitter = Submitter(ledger, bus, chunk_events=limits.chunk_events)
+    events_counter = metrics.counter(
+        "events", "Events submitted, by tenant and outcome.", ("tenant", "outcome")
+    )
+    add_health_routes(app, readiness, metrics.registry, shutdown=shutdown)
+
+    _install_server_spans(app)
+    _install_error_answers(app)
+
+    async def caller(
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> Caller:
+        found = authenticator.authenticate(authorization)
+        await limiter.check(found.client.id)
+        return found
+
+    event_schema = KttEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        response_model=EventAccepted,
+        summary="Submit one event",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": event_schema}},
+            }
+        },
+    )
+    async def submit_event(
+        request: Request, who: Annotated[Caller, Depends(caller)]
+    ) -> EventAccepted:
+        who.require(Scope.SUBMIT)
+        body = await read_body(request, limits.max_body_bytes)
+        event = validate_event(parse_json(body, "body"))
+        trace_id = current_trace_id() or uuid.uuid4().hex
+        (outcome,) = await submitter.submit(who.tenant.id, [event], trace_id=trace_id)
+        if not isinstance(outcome, Accepted):
+            events_counter.labels(tenant=who.tenant.id, outcome="conflict").inc()
+            raise ConflictError(f"event {outcome.event_id} was submitted before with other content")
+        events_counter.labels(tenant=who.tenant.id, outcome="accepted").inc()
+        return _accepted(outcome, trace_id)
+
+    @app.post(
+        "/v1/events/batch",
+        response_model=BatchResult,
+        summary="Submit many events (JSON array or NDJSON); answered per event",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": event_schema}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def submit_batch(
+        request: Request, who: Annotated[Caller, Depends(caller)]
+    ) -> BatchResult:
+        who.require(Scope.SUBMIT)
+        body = await read_body(request, limits.max_body_bytes)
+        entries = parse_batch(
+            body, request.headers.get("content-type", ""), limits.max_batch_events
+        )
+        trace_id = current_trace_id() or uuid.uuid4().hex
+        valid = [entry for entry in entries if entry.event is not None]
+        outcomes = await submitter.submit(
+            who.tenant.id, [e.event for e in valid if e.event is not None], trace_id=trace_id
+        )
+        results = batch_items(entries, dict(zip((e.index for e in valid), outcomes, strict=True)))
+        accepted = sum(1 for r in results if r.status_code == 202)
+        events_counter.labels(tenant=who.tenant.id, outcome="accepted").inc(accepted)
+        events_counter.labels(tenant=who.tenant.id, outcome="rejected").inc(len(results) - accepted)
+        return BatchResult(
+            accepted=accepted,
+            rejected=len(results) - accepted,
+            trace_id=trace_id,
+            results=results,
+        )
+
+    @app.get("/v1/events/{event_id}", response_model=EventStatus, summary="An event's status")
+    async def event_status(event_id: uuid.UUID, who: Annotated[Caller, Depends(caller)]) -> Any:
+        who.require(Scope.READ)
+        try:
+            record = await ledger.get_event(who.tenant.id, str(event_id))
+        except LedgerError as exc:
+            raise _unavailable() from exc
+        if record is None:
+            raise NotFoundError(f"no event {event_id} for this tenant")
+        return EventStatus.of(record)
+
+    @app.get(
+        "/v1/messages/{msg_id}", response_model=MessageStatus, summary="A KPR message's status"
+    )
+    async def message_status(msg_id: uuid.UUID, who: Annotated[Caller, Depends(caller)]) -> Any:
+        who.require(Scope.READ)
+        try:
+            record = await ledger.get_message(who.tenant.id, str(msg_id))
+        except LedgerError as exc:
+            raise _unavailable() from exc
+        if record is None:
+            raise NotFoundError(f"no KPR message {msg_id} for this tenant")
+        return MessageStatus(message=record)
+
+    return app
+
+
+class Intake:
+    """intake as a runtime component: it has no queue to consume, only its HTTP app."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def register(self) -> None:
+        """Nothing to subscribe: intake only publishes."""
+
+    async def start(self) -> None:
+        """Nothing of its own to start."""
+
+    async def close(self) -> None:
+        """Nothing pending: every answered request was confirmed by the broker."""
+
+    def http_app(self) -> FastAPI:
+        return self._app
+
+
+def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
+    return Intake(
+        create_app(
+            tenants=context.tenants,
+            ledger=context.ledger,
+            bus=context.bus,
+            limiter=RateLimiter(
+                context.ledger.redis,
+                per_second=settings.rate_limit_per_second,
+                prefix=settings.key_prefix,
+            ),
+            limits=IntakeLimits(
+                max_batch_events=settings.max_batch_events,
+                max_body_bytes=settings.max_body_bytes,
+                chunk_events=settings.chunk_events,
+            ),
+            metrics=context.metrics,
+            readiness=context.readiness,
+            shutdown=context.drain,
+        )
+    )
+
+
+def _install_server_spans(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def server_span(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The route template, not the path: ids in paths never become span names.
+        parent = propagate.extract(dict(request.headers))
+        token = context.attach(parent)
+        try:
+            with _tracer.start_as_current_span(
+                f"{request.method} {_route_template(request)}",
+                kind=trace.SpanKind.SERVER,
+                attributes={"http.request.method": request.method},
+            ) as span:
+                response = await call_next(request)
+                span.set_attribute("http.response.status_code", response.status_code)
+                return response
+        finally:
+            context.detach(token)
+
+
+def _install_error_answers(app: FastAPI) -> None:
+    @app.exception_handler(IntakeError)
+    async def intake_error(_: Request, exc: IntakeError) -> JSONResponse:
+        body = ErrorBody(error=exc.code, message=exc.message, details=exc.details)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if exc.status_code in (429, 503):
+            headers = {"Retry-After": "1"}
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
+
+
+def batch_items(entries: list[BatchEntry], outcomes: dict[int, SubmitOutcome]) -> list[BatchItem]:
+    """One answer per submitted event, in submission order."""
+    results = []
+    for entry in entries:
+        outcome = outcomes.get(entry.index)
+        if entry.error is not None:
+            results.append(
+                BatchItem(
+                    index=entry.index,
+                    event_id=entry.claimed_event_id,
+                    status_code=entry.error.status_code,
+                    status="invalid",
+                    errors=[{"reason": entry.error.message}, *entry.error.details],
+                )
+            )
+        elif isinstance(outcome, Accepted):
+            results.append(
+                BatchItem(
+                    index=entry.index,
+                    event_id=outcome.event_id,
+                    status_code=202,
+                    status=outcome.state.value,
+                )
+            )
+        elif outcome is not None:
+            results.append(
+                BatchItem(
+                    index=entry.index,
+                    event_id=outcome.event_id,
+                    status_code=409,
+                    status="conflict",
+                    errors=[{"reason": "submitted before with other content"}],
+                )
+            )
+    return results
+
+
+def _accepted(outcome: Accepted, trace_id: str) -> EventAccepted:
+    return EventAccepted(
+        event_id=outcome.event_id,
+        status=outcome.state.value,
+        repeat=outcome.repeat,
+        trace_id=trace_id,
+        links={"self": f"/v1/events/{outcome.event_id}"},
+    )
+
+
+def _unavailable() -> IntakeError:
+    return UnavailableError("the ledger is unavailable; try again")
+
+
+def _route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match.name == "FULL":
+            return str(getattr(route, "path", request.url.path))
+    return "unmatched"

@@ -1,0 +1,67 @@
+"""Errors of intake, each with the HTTP status it answers with.
+
+Texts are returned to EPJ systems and logged: they name fields and ids, never values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IntakeError(Exception):
+    """Root of every error raised by kpr_gateway.intake."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class BadRequestError(IntakeError):
+    status_code = 400
+    code = "bad_request"
+
+
+class InvalidEventError(IntakeError):
+    status_code = 422
+    code = "invalid_event"
+
+
+class UnauthenticatedError(IntakeError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class ForbiddenError(IntakeError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFoundError(IntakeError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(IntakeError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(IntakeError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class RateLimitedError(IntakeError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class UnavailableError(IntakeError):
+    """The ledger or the broker is down: the event is not accepted, the client retries."""
+
+    status_code = 503
+    code = "unavailable"

@@ -1,0 +1,1 @@
+"""transform: data-quality rules, batching per tenant, KPR_IPL and KPR_IDE with their MsgHeads."""

@@ -1,0 +1,20 @@
+"""transform settings, from environment variables prefixed ``KPRGW_TRANSFORM_``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kpr_gateway.runtime import ServiceSettings
+
+
+class TransformSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KPRGW_TRANSFORM_", extra="ignore")
+
+    max_batch_events: int = Field(default=5_000, ge=1, description="Flush a batch at this size.")
+    max_batch_age_seconds: float = Field(
+        default=2.0, gt=0, description="Flush a tenant's pending events after this long."
+    )
+    prefetch: int = Field(
+        default=64, ge=1, description="Chunks in flight; at least one batch's worth of chunks."
+    )
