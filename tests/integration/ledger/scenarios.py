@@ -108,6 +108,9 @@ async def event_follows_its_messages_to_the_apprec(ledger: Ledger) -> None:
     # a redelivered envelope step never moves a message back
     assert not await ledger.advance_message(TENANT, "m-ipl", MessageState.ENVELOPED, trace_id=TRACE)
     assert await ledger.awaiting_count(TENANT) == 2
+    await ledger.note_send_attempt(TENANT, "m-ipl", transport_message_id="amqp-1", trace_id=None)
+    assert await ledger.msg_id_for_transport_id(TENANT, "amqp-1") == "m-ipl"
+    assert await ledger.msg_id_for_transport_id("trondheim", "amqp-1") is None
 
     assert await ledger.record_receipt(TENANT, "m-ipl", apprec(1), trace_id=None) is (
         ReceiptMatch.MATCHED
@@ -127,6 +130,8 @@ async def event_follows_its_messages_to_the_apprec(ledger: Ledger) -> None:
     assert ide.receipt is not None
     assert ide.receipt.errors == [error]
     assert [t.state for t in ide.history] == ["built", "enveloped", "dispatched", "rejected"]
+    ipl = next(m for m in final.messages if m.msg_id == "m-ipl")
+    assert [t.state for t in ipl.history][-2:] == ["send_attempt", "acknowledged"]
     assert ide.traceparent == f"00-{TRACE}-b7ad6b7169203331-01"
     assert await ledger.awaiting_count(TENANT) == 0
 

@@ -369,3 +369,21 @@ async def test_publish_nacked_by_the_broker_raises(
             await bus.publish("full", b"payload", message_id="m-1")
     finally:
         await channel.queue_delete(full)
+
+
+async def test_park_puts_an_outside_message_on_the_parking_queue(
+    make_bus: BusFactory, channel: AbstractChannel
+) -> None:
+    bus = make_bus()
+    await bus.start()
+    await bus.park(
+        WORK, b"raw", message_id="nhn-1", reason="AppRec for no known message", headers={"q": "a"}
+    )
+    parked = await get_one(channel, bus.topology.work_queue(WORK).parked.name)
+    assert (parked.body, parked.message_id) == (b"raw", "nhn-1")
+    assert parked.headers["x-park-reason"] == "AppRec for no known message"
+    assert parked.headers["x-original-queue"] == WORK
+    assert parked.headers["q"] == "a"
+    with pytest.raises(BusError, match="not part of the topology"):
+        await bus.park("nowhere", b"", message_id="x", reason="r")
+    await bus.stop()

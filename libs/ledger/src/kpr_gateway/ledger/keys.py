@@ -34,6 +34,10 @@ class KeySpace:
         """Sorted set: messages past the AppRec deadline that still have no outcome."""
         return f"{self._tenant(tenant_id)}:overdue"
 
+    def transport_id(self, tenant_id: str, transport_message_id: str) -> str:
+        """AMQP message-id of a sent message -> its MsgId (transport errors name the former)."""
+        return f"{self._tenant(tenant_id)}:amqp:{transport_message_id}"
+
     def message_index(self, msg_id: str) -> str:
         """MsgId -> tenant, for operators who only have a MsgId (no hash tag: single-key use)."""
         return f"{self.prefix}:msgidx:{msg_id}"

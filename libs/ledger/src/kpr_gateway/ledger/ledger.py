@@ -341,6 +341,39 @@ class Ledger:
         """
         return await self._advance(tenant_id, msg_id, state, trace_id=trace_id, detail=detail)
 
+    async def note_send_attempt(
+        self, tenant_id: str, msg_id: str, *, transport_message_id: str, trace_id: str | None
+    ) -> None:
+        """Before a send: remember the AMQP message-id and leave the attempt in the history.
+
+        A crash after sending but before ``dispatched`` sends again on redelivery; the
+        history then shows both attempts, so no send happens without the ledger knowing.
+        """
+        entry = Transition(
+            state="send_attempt",
+            at=self._clock(),
+            trace_id=trace_id,
+            detail={"transport_message_id": transport_message_id},
+        ).model_dump_json(exclude_none=True)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(
+                    self._keys.transport_id(tenant_id, transport_message_id), msg_id, ex=self._ttl
+                )
+                pipe.rpush(self._keys.message_history(tenant_id, msg_id), entry)
+                await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (send attempt)") from exc
+
+    async def msg_id_for_transport_id(
+        self, tenant_id: str, transport_message_id: str
+    ) -> str | None:
+        try:
+            value = await self._redis.get(self._keys.transport_id(tenant_id, transport_message_id))
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (transport id)") from exc
+        return _text(value) if value is not None else None
+
     async def record_receipt(
         self, tenant_id: str, msg_id: str, outcome: ReceiptOutcome, *, trace_id: str | None
     ) -> ReceiptMatch:

@@ -31,6 +31,21 @@ class Bus(Protocol):
         Headers starting with ``x-`` are reserved for the bus and are not carried.
         """
 
+    async def park(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Put a message that came from outside the bus (e.g. from NHN) on ``<queue>.parked``.
+
+        Same headers as a parked delivery (reason, service, original queue); returns once
+        confirmed. ``reason`` is ours: ids and positions, never personal data.
+        """
+
     def subscribe(self, queue: str, handler: Handler, *, prefetch: int = DEFAULT_PREFETCH) -> None:
         """Register the one handler of a logical queue, before ``start``.
 

@@ -34,6 +34,7 @@ from kpr_gateway.pipeline.outcome import (
     Park,
     Retry,
     park_headers,
+    parking_headers,
     retry_headers,
 )
 from kpr_gateway.pipeline.processing import process
@@ -236,6 +237,27 @@ class MemoryBus:
             carried = application_headers(headers or {})
             inject_context(carried)
             self.broker._enqueue(queue, _Message(bytes(body), carried, message_id))
+
+    async def park(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if self._state not in {"started", "stopping"}:
+            raise BusError("the bus is not running")
+        self.broker.topology.work_queue(queue)  # refuses a queue outside the topology
+        with producer_span(
+            self._tracer, system=SYSTEM, queue=f"{queue}{PARKED_SUFFIX}", message_id=message_id
+        ):
+            parked = parking_headers(
+                headers or {}, reason=reason, service=self.service_name, queue=queue
+            )
+            inject_context(parked)
+        self.broker._park(ParkedMessage(bytes(body), parked, message_id, queue))
 
     async def ping(self) -> bool:
         return self._state == "started"

@@ -6,6 +6,7 @@ and :func:`park_headers`, so ack / retry / park means the same on RabbitMQ and i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kpr_gateway.pipeline.delivery import (
@@ -92,9 +93,22 @@ def retry_headers(delivery: Delivery, outcome: Retry) -> dict[str, str]:
 
 def park_headers(delivery: Delivery, outcome: Park, *, service: str) -> dict[str, str]:
     """Headers for the parked copy: the application's, plus why, who and where from."""
-    headers = application_headers(delivery.headers)
-    headers[PARK_REASON_HEADER] = safe_reason(outcome.reason)
-    headers[PARK_SERVICE_HEADER] = service
-    headers[ORIGINAL_QUEUE_HEADER] = delivery.queue
-    headers[ATTEMPT_HEADER] = str(delivery.attempt)
-    return headers
+    return parking_headers(
+        delivery.headers,
+        reason=outcome.reason,
+        service=service,
+        queue=delivery.queue,
+        attempt=delivery.attempt,
+    )
+
+
+def parking_headers(
+    headers: Mapping[str, str], *, reason: str, service: str, queue: str, attempt: int = 1
+) -> dict[str, str]:
+    """The application's headers plus why, who and where from (also for ``Bus.park``)."""
+    parked = application_headers(headers)
+    parked[PARK_REASON_HEADER] = safe_reason(reason)
+    parked[PARK_SERVICE_HEADER] = service
+    parked[ORIGINAL_QUEUE_HEADER] = queue
+    parked[ATTEMPT_HEADER] = str(attempt)
+    return parked

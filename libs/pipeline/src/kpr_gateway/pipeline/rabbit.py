@@ -44,6 +44,7 @@ from kpr_gateway.pipeline.outcome import (
     Park,
     Retry,
     park_headers,
+    parking_headers,
     retry_headers,
 )
 from kpr_gateway.pipeline.processing import process
@@ -244,6 +245,28 @@ class RabbitBus:
             message_id=message_id,
             headers=carried,
             span_queue=queue,
+        )
+
+    async def park(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if self._state not in {"started", "stopping"}:
+            raise BusError("the bus is not running")
+        work = self.topology.work_queue(queue)
+        await self._send(
+            work.parked.name,
+            body,
+            message_id=message_id,
+            headers=parking_headers(
+                headers or {}, reason=reason, service=self.service_name, queue=queue
+            ),
+            span_queue=f"{queue}{PARKED_SUFFIX}",
         )
 
     async def ping(self) -> bool:
