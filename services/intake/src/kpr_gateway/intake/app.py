@@ -1,6 +1,8 @@
 """intake: the HTTP API for EPJ systems, and its wiring to the ledger and the bus."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI reads the Depends() in the route
+# signatures at run time, and they refer to a dependency local to create_app.
+
 
 import uuid
 from collections.abc import Awaitable, Callable

@@ -1,0 +1,103 @@
+"""A complete development world on disk: a dev PKI, two municipalities with their secrets,
+EPJ API keys, and FHI's certificates for the built-in simulator.
+
+Used by ``kprgw demo`` and by the end-to-end tests, so both run what an operator would
+configure: a tenants file with mounted-file secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kpr_gateway.security.devpki import DevPki
+
+
+@dataclass(frozen=True, slots=True)
+class DemoMunicipality:
+    tenant_id: str
+    name: str
+    municipality_number: str
+    org_number: str
+    her_id: str
+    service_her_id: str
+
+
+MUNICIPALITIES = (
+    DemoMunicipality("bergen", "Bergen kommune", "4601", "964338531", "91001", "91002"),
+    DemoMunicipality("trondheim", "Trondheim kommune", "5001", "942110464", "92001", "92002"),
+)
+FHI = ("fhi", "983744516")
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    directory: Path
+    tenants_file: Path
+    api_keys: dict[str, str]
+    """tenant id -> the EPJ client's API key (shown to the user; only its hash is stored)."""
+    pki_dir: Path
+    municipalities: tuple[DemoMunicipality, ...]
+
+    def fhi_file(self, suffix: str) -> Path:
+        return self.pki_dir / f"{FHI[0]}-{suffix}"
+
+
+def create_world(
+    directory: Path,
+    *,
+    environment: str = "validation",
+    municipalities: tuple[DemoMunicipality, ...] = MUNICIPALITIES,
+) -> DemoWorld:
+    directory.mkdir(parents=True, exist_ok=True)
+    pki_dir = directory / "pki"
+    parties = [(m.tenant_id, m.org_number) for m in municipalities] + [FHI]
+    DevPki.create(parties).write(pki_dir)
+    secrets_dir = directory / "secrets"
+    secrets_dir.mkdir(exist_ok=True)
+    api_keys: dict[str, str] = {}
+    tenants: list[dict[str, Any]] = []
+    for municipality in municipalities:
+        secret = secrets_dir / f"{municipality.tenant_id}-pseudonym.key"
+        secret.write_text(secrets.token_urlsafe(48))
+        secret.chmod(0o600)
+        api_key = f"kprgw_{secrets.token_urlsafe(32)}"
+        api_keys[municipality.tenant_id] = api_key
+        tenants.append(_tenant(municipality, environment, api_key))
+    tenants_file = directory / "tenants.yaml"
+    tenants_file.write_text(yaml.safe_dump({"tenants": tenants}, sort_keys=False))
+    return DemoWorld(directory, tenants_file, api_keys, pki_dir, municipalities)
+
+
+def _tenant(municipality: DemoMunicipality, environment: str, api_key: str) -> dict[str, Any]:
+    name = municipality.tenant_id
+    return {
+        "id": name,
+        "municipality_number": municipality.municipality_number,
+        "name": municipality.name,
+        "org_number": municipality.org_number,
+        "her_id": municipality.her_id,
+        "communication_party": {"name": "Saksbehandling", "her_id": municipality.service_her_id},
+        "environment": environment,
+        "pseudonym_secret_file": f"secrets/{name}-pseudonym.key",
+        "certificates": {
+            "signing": {"certificate": f"pki/{name}-sign.pem", "key": f"pki/{name}-sign.key"},
+            "encryption": {"certificate": f"pki/{name}-enc.pem", "key": f"pki/{name}-enc.key"},
+        },
+        "epj_clients": [
+            {
+                "id": f"{name}-epj",
+                "api_key_sha256": hashlib.sha256(api_key.encode()).hexdigest(),
+                "scopes": ["submit", "read"],
+            }
+        ],
+        "receiver_override": {
+            "encryption_certificate": f"pki/{FHI[0]}-enc.pem",
+            "signing_certificate": f"pki/{FHI[0]}-sign.pem",
+        },
+    }
