@@ -1,0 +1,214 @@
+"""transform on the in-memory bus and fakeredis: rules, batching, crash recovery, parking."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fakeredis import FakeAsyncRedis
+
+from kpr_gateway.cli.demo.samples import event, national_id
+from kpr_gateway.cli.demo.world import DemoWorld, create_world
+from kpr_gateway.ledger import EventState, Ledger, MessageState, NewEvent
+from kpr_gateway.messages.kpr_ktt_v1 import parse_fagmelding, parse_identmelding
+from kpr_gateway.messages.msghead import parse_msghead
+from kpr_gateway.observability.metrics import ServiceMetrics
+from kpr_gateway.pipeline import EVENTS, MESSAGES, Delivery, MemoryBroker, MemoryBus
+from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChunk
+from kpr_gateway.tenancy import load_tenants
+from kpr_gateway.transform.app import BatchLimits, Transform
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    return create_world(tmp_path_factory.mktemp("world"))
+
+
+class Harness:
+    def __init__(self, world: DemoWorld, max_events: int) -> None:
+        self.broker = MemoryBroker(delay_scale=0)
+        self.bus = MemoryBus(service_name="transform", broker=self.broker)
+        self.upstream = MemoryBus(service_name="intake", broker=self.broker)
+        self.downstream = MemoryBus(service_name="envelope", broker=self.broker)
+        self.ledger = Ledger(FakeAsyncRedis())
+        self.transform = Transform(
+            tenants=load_tenants(world.tenants_file),
+            ledger=self.ledger,
+            bus=self.bus,
+            metrics=ServiceMetrics("transform"),
+            limits=BatchLimits(max_events=max_events, max_age_seconds=0.05, prefetch=16),
+        )
+        self.built: list[BuiltMessage] = []
+        self.rng = random.Random(7)
+
+    async def record(self, delivery: Delivery) -> None:
+        self.built.append(BuiltMessage.from_body(delivery.body))
+
+    async def start(self) -> None:
+        self.transform.register()
+        self.downstream.subscribe(MESSAGES, self.record)
+        for bus in (self.bus, self.upstream, self.downstream):
+            await bus.start()
+
+    async def stop(self) -> None:
+        for bus in (self.upstream, self.bus, self.downstream):
+            await bus.stop()
+        await self.transform.close()
+
+    async def accept(self, tenant: str, events: list[dict[str, Any]]) -> EventChunk:
+        """What intake does: register in the ledger, then publish one chunk."""
+        await self.ledger.register_events(
+            tenant, [NewEvent(e["event_id"], "h") for e in events], trace_id=None
+        )
+        chunk = EventChunk(
+            tenant_id=tenant,
+            chunk_id=uuid.uuid4(),
+            events=[
+                AcceptedEvent(
+                    event_id=uuid.UUID(e["event_id"]),
+                    received_at=datetime.now(UTC),
+                    event=e,
+                    trace_id=uuid.uuid4().hex,
+                )
+                for e in events
+            ],
+        )
+        await self.publish(chunk)
+        return chunk
+
+    async def publish(self, chunk: EventChunk) -> None:
+        await self.upstream.publish(EVENTS, chunk.to_body(), message_id=str(chunk.chunk_id))
+        await self.broker.wait_settled()
+
+    def events(self, count: int, municipality: str = "4601") -> list[dict[str, Any]]:
+        return [event(self.rng, municipality) for _ in range(count)]
+
+
+@pytest.fixture
+async def harness(world: DemoWorld) -> AsyncIterator[Harness]:
+    harness = Harness(world, max_events=3)
+    await harness.start()
+    yield harness
+    await harness.stop()
+
+
+async def test_valid_events_become_one_ipl_and_one_ide(harness: Harness) -> None:
+    events = harness.events(2)
+    await harness.accept("bergen", events)
+    assert sorted(m.msg_type for m in harness.built) == ["KPR_IDE", "KPR_IPL"]
+    ipl = next(m for m in harness.built if m.msg_type == "KPR_IPL")
+    ide = next(m for m in harness.built if m.msg_type == "KPR_IDE")
+    assert ipl.batch_id == ide.batch_id
+    assert sorted(str(e) for e in ipl.event_ids) == sorted(e["event_id"] for e in events)
+    fagmelding = parse_fagmelding(parse_msghead(ipl.document).document)
+    assert {str(e.event_id) for e in fagmelding.events} == {e["event_id"] for e in events}
+    identmelding = parse_identmelding(parse_msghead(ide.document).document)
+    assert {p.national_id for p in identmelding.persons} == {e["national_id"] for e in events}
+    head = parse_msghead(ipl.document)
+    assert head.sender.her_id == "91001"
+    assert head.receiver.service is not None
+    assert head.receiver.service.her_id == "171479"  # validation environment
+
+    for item in events:
+        record = await harness.ledger.get_event("bergen", item["event_id"])
+        assert record is not None
+        assert (record.state, record.status) == (EventState.BATCHED, "built")
+        assert sorted(record.msg_ids) == sorted(str(m.msg_id) for m in harness.built)
+
+
+async def test_batches_flush_at_max_events(harness: Harness) -> None:
+    await harness.accept("bergen", harness.events(5))
+    ipls = [m for m in harness.built if m.msg_type == "KPR_IPL"]
+    assert sorted(len(m.event_ids) for m in ipls) == [2, 3]
+
+
+async def test_tenants_are_batched_apart(harness: Harness) -> None:
+    await harness.accept("bergen", harness.events(1))
+    await harness.accept("trondheim", harness.events(1, municipality="5001"))
+    assert sorted(m.tenant_id for m in harness.built if m.msg_type == "KPR_IPL") == [
+        "bergen",
+        "trondheim",
+    ]
+
+
+async def test_rules_reject_or_suppress_with_reasons(harness: Harness) -> None:
+    obsolete = event(harness.rng, "4601", service_code="12")
+    foreign = event(harness.rng, "5001")
+    test_person = event(harness.rng, "4601", person=national_id(harness.rng, month_offset=80))
+    valid = event(harness.rng, "4601")
+    await harness.accept("bergen", [obsolete, foreign, test_person, valid])
+
+    ipl = next(m for m in harness.built if m.msg_type == "KPR_IPL")
+    assert [str(e) for e in ipl.event_ids] == [valid["event_id"]]
+    states = {}
+    for item in (obsolete, foreign, test_person):
+        record = await harness.ledger.get_event("bergen", item["event_id"])
+        assert record is not None
+        states[item["event_id"]] = (record.status, [r.rule for r in record.reasons])
+    assert states[obsolete["event_id"]] == ("rejected_invalid", ["service-code-obsolete"])
+    assert states[foreign["event_id"]] == ("rejected_invalid", ["municipality-not-tenant"])
+    assert states[test_person["event_id"]] == ("suppressed_test_person", ["test-person"])
+    record = await harness.ledger.get_event("bergen", obsolete["event_id"])
+    assert record is not None
+    assert "29" in record.reasons[0].reason
+
+
+async def test_a_redelivered_chunk_republishes_unsent_messages_only(harness: Harness) -> None:
+    chunk = await harness.accept("bergen", harness.events(2))
+    first = sorted(str(m.msg_id) for m in harness.built)
+    # as after a crash between the ledger commit and the ack: the same chunk again
+    await harness.publish(chunk)
+    assert sorted(str(m.msg_id) for m in harness.built) == sorted(first * 2)
+
+    for msg_id in first:
+        await harness.ledger.advance_message(
+            "bergen", msg_id, MessageState.ENVELOPED, trace_id=None
+        )
+    await harness.publish(chunk)
+    assert len(harness.built) == 4  # enveloped messages are not sent again
+
+
+async def test_unknown_tenant_and_unknown_event_are_parked(harness: Harness) -> None:
+    stray = EventChunk(
+        tenant_id="nowhere",
+        chunk_id=uuid.uuid4(),
+        events=[
+            AcceptedEvent(
+                event_id=uuid.uuid4(),
+                received_at=datetime.now(UTC),
+                event=harness.events(1)[0],
+                trace_id=uuid.uuid4().hex,
+            )
+        ],
+    )
+    await harness.publish(stray)
+    ghost = EventChunk(
+        tenant_id="bergen",
+        chunk_id=uuid.uuid4(),
+        events=[
+            AcceptedEvent(
+                event_id=uuid.UUID(e["event_id"]),
+                received_at=datetime.now(UTC),
+                event=e,
+                trace_id=uuid.uuid4().hex,
+            )
+            for e in harness.events(1)
+        ],
+    )
+    await harness.publish(ghost)  # never registered in the ledger
+    reasons = sorted(p.reason for p in harness.broker.parked(EVENTS))
+    assert reasons[0].startswith("chunk ")
+    assert "unknown tenant" in reasons[0]
+    assert "not in the ledger" in reasons[1]
+    assert harness.built == []
+
+
+async def test_an_unreadable_chunk_is_parked(harness: Harness) -> None:
+    await harness.upstream.publish(EVENTS, b'{"tenant_id": 1}', message_id="bad")
+    await harness.broker.wait_settled()
+    [parked] = harness.broker.parked(EVENTS)
+    assert parked.reason.startswith("invalid EventChunk body")
