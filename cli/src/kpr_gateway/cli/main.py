@@ -2,7 +2,7 @@
 
 import typer
 
-from kpr_gateway.cli import apprec, cms, kpr, pki, xml
+from kpr_gateway.cli import apprec, cms, kpr, pki, tenants, xml
 
 app = typer.Typer(no_args_is_help=True, help="KPR Gateway operator and developer tools.")
 app.add_typer(pki.app, name="pki")
@@ -10,3 +10,4 @@ app.add_typer(cms.app, name="cms")
 app.add_typer(xml.app, name="xml")
 app.add_typer(apprec.app, name="apprec")
 app.add_typer(kpr.app, name="kpr")
+app.add_typer(tenants.app, name="tenants")
