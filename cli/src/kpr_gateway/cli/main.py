@@ -3,6 +3,7 @@
 import typer
 
 from kpr_gateway.cli import apprec, cms, kpr, pki, tenants, xml
+from kpr_gateway.cli.demo.command import demo
 
 app = typer.Typer(no_args_is_help=True, help="KPR Gateway operator and developer tools.")
 app.add_typer(pki.app, name="pki")
@@ -11,3 +12,8 @@ app.add_typer(xml.app, name="xml")
 app.add_typer(apprec.app, name="apprec")
 app.add_typer(kpr.app, name="kpr")
 app.add_typer(tenants.app, name="tenants")
+app.command("demo")(demo)
+
+
+if __name__ == "__main__":
+    app()

@@ -138,8 +138,13 @@ class MemoryBroker:
             self._settled.set()
 
     def _park(self, message: ParkedMessage) -> None:
+        """Park a delivered message: it leaves the unsettled count."""
         self._parked[message.queue].append(message)
         self._acked()
+
+    def _park_from_outside(self, message: ParkedMessage) -> None:
+        """Park a message that never was on a work queue (``Bus.park``): nothing to settle."""
+        self._parked[message.queue].append(message)
 
     def _retry_later(self, queue: str, message: _Message, delay_seconds: float) -> None:
         self._timer_seq += 1
@@ -257,7 +262,7 @@ class MemoryBus:
                 headers or {}, reason=reason, service=self.service_name, queue=queue
             )
             inject_context(parked)
-        self.broker._park(ParkedMessage(bytes(body), parked, message_id, queue))
+        self.broker._park_from_outside(ParkedMessage(bytes(body), parked, message_id, queue))
 
     async def ping(self) -> bool:
         return self._state == "started"
