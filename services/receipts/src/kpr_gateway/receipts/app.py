@@ -1,0 +1,434 @@
+"""receipts: takes what arrives on every tenant's NHN async and error queues, closes the sent
+message in the ledger with its AppRec or transport error, and publishes a ``ReceiptNotice`` to
+``receipts``.
+
+Crash safety: an NHN message is accepted only after the ledger has the outcome and the notice
+is confirmed, or after the message is parked on ``receipts.parked``. A crash in between leaves
+it unsettled, NHN delivers it again, the ledger answers ``already closed`` with the same
+receipt, and the notice is published again (consumers deduplicate on the message id, which is
+the MsgId). When the ledger or the bus is down the message is released, never dropped, and
+nothing is ever sent back on NHN (an error is never answered with an error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from kpr_gateway.ledger import Ledger, LedgerError, MessageRecord, ReceiptMatch, ReceiptOutcome
+from kpr_gateway.nhn import NhnDelivery, NhnMessage, NhnTransport
+from kpr_gateway.observability.metrics import HandlerOutcome, ServiceMetrics
+from kpr_gateway.observability.tracing import current_trace_id
+from kpr_gateway.pipeline import queues
+from kpr_gateway.pipeline.bus import Bus
+from kpr_gateway.pipeline.contracts import ReceiptError, ReceiptNotice
+from kpr_gateway.pipeline.errors import PipelineError
+from kpr_gateway.receipts.errors import (
+    BusDownError,
+    LateTransportError,
+    LedgerDownError,
+    NoTransportError,
+    ReceiptParkedError,
+    ReceiptsUnavailableError,
+    ReplayedAppRecError,
+    UnmatchedAppRecError,
+    UnmatchedTransportError,
+)
+from kpr_gateway.receipts.overdue import OverdueSweep
+from kpr_gateway.receipts.parking import parked_headers
+from kpr_gateway.receipts.reading import (
+    TenantKeys,
+    apprec_outcome,
+    open_apprec,
+    read_error,
+    same_receipt,
+    sent_msg_id,
+    transport_error_outcome,
+)
+from kpr_gateway.receipts.settings import ReceiptsSettings
+from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.tenancy import TenantsFile
+from kpr_gateway.tenancy.credentials import load_receiver_certificates, load_tenant_credentials
+
+SERVICE_NAME = "receipts"
+NHN_SYSTEM = "nhn"
+TRACER_NAME = "kpr_gateway.receipts"
+_log = logging.getLogger(__name__)
+_propagator = TraceContextTextMapPropagator()
+_T = TypeVar("_T")
+
+QueueKind = Literal["async", "error"]
+NoticeOutcome = Literal["acknowledged", "acknowledged_with_errors", "rejected", "transport_error"]
+_OUTCOME_OF_STATUS: dict[int, NoticeOutcome] = {
+    1: "acknowledged",
+    2: "rejected",
+    3: "acknowledged_with_errors",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptsOptions:
+    credit: int = 10
+    apprec_deadline: timedelta = timedelta(hours=24)
+    overdue_sweep_seconds: float = 60.0
+    release_delay_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """What a message on a tenant's queue says: which sent message, and its outcome."""
+
+    msg_id: str
+    outcome: ReceiptOutcome
+
+
+class Receipts:
+    def __init__(
+        self,
+        *,
+        tenants: TenantsFile,
+        keys: Mapping[str, TenantKeys],
+        ledger: Ledger,
+        bus: Bus,
+        nhn: NhnTransport,
+        metrics: ServiceMetrics,
+        options: ReceiptsOptions,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        self._tenants = tenants
+        self._tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
+        self._keys = dict(keys)
+        self._ledger = ledger
+        self._bus = bus
+        self._nhn = nhn
+        self._metrics = metrics
+        self._options = options
+        self._clock = clock
+        self._received = metrics.counter(
+            "received",
+            "Receipts that closed a sent message, by tenant and outcome.",
+            ("tenant", "outcome"),
+        )
+        self._parked = metrics.counter(
+            "parked", "NHN messages parked, by tenant and reason class.", ("tenant", "reason")
+        )
+        self._released = metrics.counter(
+            "released",
+            "NHN messages handed back for redelivery, by tenant and cause.",
+            ("tenant", "cause"),
+        )
+        self.sweep = OverdueSweep(
+            ledger,
+            [tenant.id for tenant in tenants.tenants],
+            deadline=options.apprec_deadline,
+            interval_seconds=options.overdue_sweep_seconds,
+            overdue=metrics.gauge(
+                "overdue", "Messages past the AppRec deadline without an outcome.", ("tenant",)
+            ),
+            marked=metrics.counter(
+                "marked_overdue", "Messages marked overdue by the sweep.", ("tenant",)
+            ),
+        )
+
+    # -- Component ----------------------------------------------------------------------
+
+    def register(self) -> None:
+        for tenant in self._tenants.tenants:
+            self._nhn.subscribe(
+                tenant.async_queue,
+                self._handler(tenant.id, tenant.async_queue, "async"),
+                credit=self._options.credit,
+            )
+            self._nhn.subscribe(
+                tenant.error_queue,
+                self._handler(tenant.id, tenant.error_queue, "error"),
+                credit=self._options.credit,
+            )
+
+    async def start(self) -> None:
+        self.sweep.start()
+
+    async def close(self) -> None:
+        await self.sweep.stop()
+
+    def http_app(self) -> None:
+        return None
+
+    # -- handling -----------------------------------------------------------------------
+
+    def _handler(
+        self, tenant_id: str, queue: str, kind: QueueKind
+    ) -> Callable[[NhnDelivery], Awaitable[None]]:
+        async def handle(delivery: NhnDelivery) -> None:
+            await self.handle(tenant_id, queue, kind, delivery)
+
+        return handle
+
+    async def handle(
+        self, tenant_id: str, queue: str, kind: QueueKind, delivery: NhnDelivery
+    ) -> None:
+        """Process one NHN message and settle it: accept, park then accept, or release."""
+        message = delivery.message
+        started = time.perf_counter()
+        with self._tracer.start_as_current_span(
+            f"nhn {kind} process",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": NHN_SYSTEM,
+                "messaging.destination.name": queue,
+                "messaging.message.id": message.message_id,
+                "messaging.operation.type": "process",
+                "kprgw.tenant": tenant_id,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            outcome = await self._settle(tenant_id, queue, kind, delivery, span)
+            span.set_attribute("kprgw.outcome", outcome)
+        self._metrics.record_handled(f"nhn_{kind}", outcome, time.perf_counter() - started)
+
+    async def _settle(
+        self,
+        tenant_id: str,
+        queue: str,
+        kind: QueueKind,
+        delivery: NhnDelivery,
+        span: trace.Span,
+    ) -> HandlerOutcome:
+        message = delivery.message
+        try:
+            if kind == "async":
+                received = await self._read_apprec(tenant_id, message)
+            else:
+                received = await self._read_transport_error(tenant_id, message)
+            span.set_attribute("kprgw.msg_id", received.msg_id)
+            await self._close(tenant_id, received, span)
+        except ReceiptParkedError as parked:
+            return await self._park(tenant_id, queue, delivery, parked, span)
+        except ReceiptsUnavailableError as unavailable:
+            return await self._release(tenant_id, delivery, unavailable.cause, span)
+        except Exception:  # a bug must not lose the message: hand it back to NHN
+            _log.exception("tenant %s: NHN message %s failed", tenant_id, message.message_id)
+            return await self._release(tenant_id, delivery, "unexpected", span)
+        await delivery.accept()
+        return "ack"
+
+    async def _read_apprec(self, tenant_id: str, message: NhnMessage) -> _Received:
+        received_at = self._clock()
+        try:
+            apprec = await asyncio.to_thread(open_apprec, message.body, self._keys[tenant_id])
+        except ReceiptParkedError:
+            raise
+        except Exception as exc:  # reading is deterministic: a retry would fail the same way
+            raise ReceiptParkedError(f"unexpected {type(exc).__name__} reading an AppRec") from exc
+        span = trace.get_current_span()
+        span.set_attribute("kprgw.apprec.status", int(apprec.status.code))
+        if apprec.warnings:
+            _log.info(
+                "tenant %s: AppRec %s read with %d warning(s): %s",
+                tenant_id,
+                apprec.id,
+                len(apprec.warnings),
+                "; ".join(apprec.warnings),
+            )
+        return _Received(sent_msg_id(apprec), apprec_outcome(apprec, received_at=received_at))
+
+    async def _read_transport_error(self, tenant_id: str, message: NhnMessage) -> _Received:
+        received_at = self._clock()
+        error = read_error(message.application_properties())
+        trace.get_current_span().set_attribute("kprgw.transport_error", error.condition)
+        msg_id = await self._from_ledger(
+            self._ledger.msg_id_for_transport_id(tenant_id, error.original_message_id)
+        )
+        if msg_id is None:
+            raise UnmatchedTransportError(
+                f"transport error for no known message (AMQP id {error.original_message_id})"
+            )
+        return _Received(msg_id, transport_error_outcome(error, received_at=received_at))
+
+    async def _close(self, tenant_id: str, received: _Received, span: trace.Span) -> None:
+        """Record the outcome in the ledger, then publish the notice."""
+        msg_id, outcome = received.msg_id, received.outcome
+        is_apprec = outcome.kind == "apprec"
+        record = await self._from_ledger(self._ledger.get_message(tenant_id, msg_id))
+        if record is None:
+            raise _unmatched(is_apprec, msg_id)
+        _link_to_sent_message(span, record)
+        match = await self._from_ledger(
+            self._ledger.record_receipt(tenant_id, msg_id, outcome, trace_id=current_trace_id())
+        )
+        if match is ReceiptMatch.UNKNOWN_MESSAGE:  # expired between the two calls
+            raise _unmatched(is_apprec, msg_id)
+        if match is ReceiptMatch.ALREADY_CLOSED:
+            stored = await self._from_ledger(self._ledger.get_message(tenant_id, msg_id))
+            closed_with = stored.receipt if stored is not None else None
+            if closed_with is None or not same_receipt(closed_with, outcome):
+                raise _replayed(is_apprec, msg_id)
+            # Our own redelivery after a crash before the NHN accept: the notice may be lost.
+            _log.info("tenant %s: receipt for %s arrived again; notice repeated", tenant_id, msg_id)
+            span.set_attribute("kprgw.redelivered", True)
+            outcome = closed_with
+        notice = _notice(tenant_id, msg_id, outcome)
+        try:
+            await self._bus.publish(queues.RECEIPTS, notice.to_body(), message_id=msg_id)
+        except PipelineError as exc:
+            raise BusDownError(f"notice for {msg_id} not confirmed: {exc}") from exc
+        span.set_attribute("kprgw.receipt.outcome", notice.outcome)
+        if match is ReceiptMatch.MATCHED:
+            self._received.labels(tenant=tenant_id, outcome=notice.outcome).inc()
+            _log.info("tenant %s: message %s %s", tenant_id, msg_id, notice.outcome)
+
+    async def _park(
+        self,
+        tenant_id: str,
+        queue: str,
+        delivery: NhnDelivery,
+        parked: ReceiptParkedError,
+        span: trace.Span,
+    ) -> HandlerOutcome:
+        message = delivery.message
+        try:
+            await self._bus.park(
+                queues.RECEIPTS,
+                message.body,
+                message_id=message.message_id or str(uuid.uuid4()),
+                reason=parked.reason,
+                headers=parked_headers(
+                    message,
+                    tenant_id=tenant_id,
+                    queue=queue,
+                    reason_class=parked.reason_class,
+                    msg_id=parked.msg_id,
+                ),
+            )
+        except PipelineError as exc:
+            _log.warning("tenant %s: parking failed (%s)", tenant_id, type(exc).__name__)
+            return await self._release(tenant_id, delivery, BusDownError.cause, span)
+        _log.warning(
+            "tenant %s: NHN message %s on %s parked: %s",
+            tenant_id,
+            message.message_id,
+            queue,
+            parked.reason,
+        )
+        span.set_status(Status(StatusCode.ERROR, parked.reason))
+        span.set_attribute("kprgw.park.reason", parked.reason_class)
+        self._parked.labels(tenant=tenant_id, reason=parked.reason_class).inc()
+        await delivery.accept()
+        return "park"
+
+    async def _release(
+        self, tenant_id: str, delivery: NhnDelivery, cause: str, span: trace.Span
+    ) -> HandlerOutcome:
+        _log.warning(
+            "tenant %s: NHN message %s released (%s down); NHN delivers it again",
+            tenant_id,
+            delivery.message.message_id,
+            cause,
+        )
+        span.set_status(Status(StatusCode.ERROR, f"released: {cause}"))
+        self._released.labels(tenant=tenant_id, cause=cause).inc()
+        await asyncio.sleep(self._options.release_delay_seconds)
+        await delivery.release()
+        return "retry"
+
+    @staticmethod
+    async def _from_ledger(call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+
+
+def _unmatched(is_apprec: bool, msg_id: str) -> ReceiptParkedError:
+    if is_apprec:
+        return UnmatchedAppRecError("AppRec for no known message", msg_id=msg_id)
+    return UnmatchedTransportError("transport error for no known message", msg_id=msg_id)
+
+
+def _replayed(is_apprec: bool, msg_id: str) -> ReceiptParkedError:
+    if is_apprec:
+        return ReplayedAppRecError("AppRec for an already closed message", msg_id=msg_id)
+    return LateTransportError("transport error for an already closed message", msg_id=msg_id)
+
+
+def _notice(tenant_id: str, msg_id: str, outcome: ReceiptOutcome) -> ReceiptNotice:
+    if outcome.kind == "transport_error":
+        errors = [
+            ReceiptError(
+                code=outcome.error_condition or "unknown", text=outcome.error_description or None
+            )
+        ]
+        return ReceiptNotice(
+            tenant_id=tenant_id,
+            msg_id=uuid.UUID(msg_id),
+            outcome="transport_error",
+            status_code=None,
+            errors=errors,
+            received_at=outcome.received_at,
+        )
+    status = outcome.status_code
+    if status not in (1, 2, 3):
+        raise ValueError("an AppRec outcome has status 1, 2 or 3")
+    return ReceiptNotice(
+        tenant_id=tenant_id,
+        msg_id=uuid.UUID(msg_id),
+        outcome=_OUTCOME_OF_STATUS[status],
+        status_code=status,
+        errors=[
+            ReceiptError(code=e.code, system=e.system, text=e.text, ref=e.ref)
+            for e in outcome.errors
+        ],
+        received_at=outcome.received_at,
+    )
+
+
+def _link_to_sent_message(span: trace.Span, record: MessageRecord) -> None:
+    """Link the receipt's span to the trace that built and sent the message."""
+    if not record.traceparent:
+        return
+    context = _propagator.extract({"traceparent": record.traceparent})
+    sent = trace.get_current_span(context).get_span_context()
+    if sent.is_valid:
+        span.add_link(sent, {"kprgw.link": "sent message"})
+
+
+def load_keys(tenants: TenantsFile) -> dict[str, TenantKeys]:
+    """Each tenant's decryption keys and KPR's signing certificate, checked at start-up."""
+    return {
+        tenant.id: TenantKeys(
+            decryption=load_tenant_credentials(tenant).decryption,
+            expected_signer=load_receiver_certificates(tenant).signing,
+        )
+        for tenant in tenants.tenants
+    }
+
+
+def build(context: ServiceContext, settings: ReceiptsSettings) -> Receipts:
+    if context.nhn is None:
+        raise NoTransportError("receipts needs an NHN transport to receive from")
+    return Receipts(
+        tenants=context.tenants,
+        keys=load_keys(context.tenants),
+        ledger=context.ledger,
+        bus=context.bus,
+        nhn=context.nhn,
+        metrics=context.metrics,
+        options=ReceiptsOptions(
+            credit=settings.credit,
+            apprec_deadline=settings.apprec_deadline,
+            overdue_sweep_seconds=settings.overdue_sweep_seconds,
+            release_delay_seconds=settings.release_delay_seconds,
+        ),
+    )
