@@ -122,12 +122,18 @@ class EmbeddedGateway:
         await self._server.start()
 
     async def stop(self) -> None:
+        # Where work comes from stops first: HTTP, the bus-fed services, NHN, then the rest.
         if self._server is not None:
             await self._server.stop()
+        pairs = list(zip(self._components, self._buses, strict=True))
+        for component, bus in pairs:
+            if not component.reads_nhn:
+                await bus.stop()
         for transport in self._transports:
             await transport.stop()
-        for bus in self._buses:
-            await bus.stop()
+        for component, bus in pairs:
+            if component.reads_nhn:
+                await bus.stop()
         for component in self._components:
             await component.close()
         await self.simulator.stop()

@@ -32,6 +32,10 @@ class ServiceContext:
 
 
 class Component(Protocol):
+    reads_nhn: bool
+    """True when the component's work arrives from NHN (receipts): on shutdown its NHN
+    transport stops first, else the bus stops first (dispatch finishes its sends)."""
+
     def register(self) -> None:
         """Subscribe handlers on the bus (and NHN transport), before anything starts."""
 

@@ -85,9 +85,7 @@ async def serve(
         _log.info("%s draining", name)
         if component.http_app() is not None:
             await server.stop(timeout=settings.drain_seconds)  # finish open requests first
-        if transport is not None:
-            await transport.stop()
-        await bus.stop()
+        await _stop_inputs_first(component, bus, transport)
         await component.close()
     finally:
         await server.stop()
@@ -95,6 +93,17 @@ async def serve(
         await asyncio.to_thread(provider.shutdown)
         shutdown.uninstall()
     _log.info("%s stopped", name)
+
+
+async def _stop_inputs_first(
+    component: Component, bus: RabbitBus, transport: NhnTransport | None
+) -> None:
+    """Stop where work comes from first, so in-flight work can still reach its output."""
+    stops = [bus.stop] + ([transport.stop] if transport is not None else [])
+    if component.reads_nhn:
+        stops.reverse()
+    for stop in stops:
+        await stop()
 
 
 def run_service(

@@ -3,7 +3,6 @@
 # No "from __future__ import annotations": FastAPI reads the Depends() in the route
 # signatures at run time, and they refer to a dependency local to create_app.
 
-
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -197,6 +196,8 @@ def create_app(
 
 class Intake:
     """intake as a runtime component: it has no queue to consume, only its HTTP app."""
+
+    reads_nhn = False
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app

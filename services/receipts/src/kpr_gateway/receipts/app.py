@@ -93,6 +93,8 @@ class _Received:
 
 
 class Receipts:
+    reads_nhn = True
+
     def __init__(
         self,
         *,

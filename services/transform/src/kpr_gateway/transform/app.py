@@ -60,6 +60,8 @@ class BatchLimits:
 
 
 class Transform:
+    reads_nhn = False
+
     def __init__(
         self,
         *,

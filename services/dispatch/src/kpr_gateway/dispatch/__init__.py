@@ -1,0 +1,1 @@
+"""dispatch: sends sealed KPR messages to NHN's Tjenestebuss with the NHN wire profile."""

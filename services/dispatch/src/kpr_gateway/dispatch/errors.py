@@ -1,0 +1,39 @@
+"""Errors of dispatch, and how the bus treats them (park or retry).
+
+Texts name tenants, message ids, HER-ids and queue names only.
+"""
+
+from kpr_gateway.pipeline.errors import PermanentError, TransientError
+
+
+class DispatchError(Exception):
+    """Root of every error raised by kpr_gateway.dispatch."""
+
+
+class NoTransportError(DispatchError):
+    """dispatch was built without an NHN transport (a wiring mistake, found at start-up)."""
+
+
+class NhnSettingsError(DispatchError):
+    """The NHN connection settings cannot be used (e.g. the password file is unreadable)."""
+
+
+class UnknownTenantError(DispatchError, PermanentError):
+    """A message names a tenant this gateway does not serve: parked, never dropped."""
+
+
+class MessageUnknownToLedgerError(DispatchError, PermanentError):
+    """The ledger has no record of the message: parked for an operator, never sent."""
+
+
+class AddressMismatchError(DispatchError, PermanentError):
+    """The sealed message's HER-ids are not the tenant's current ones (the tenant's target
+    changed after sealing): parked rather than sent to a receiver it was not sealed for."""
+
+
+class SendFailedError(DispatchError, TransientError):
+    """NHN's broker did not accept the message (refused, unreachable, timed out): retried."""
+
+
+class LedgerDownError(DispatchError, TransientError):
+    """The ledger could not be reached: retried with backoff."""

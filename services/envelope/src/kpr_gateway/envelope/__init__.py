@@ -1,0 +1,1 @@
+"""envelope: signs and encrypts KPR messages (CMS) with the tenant's enterprise certificates."""

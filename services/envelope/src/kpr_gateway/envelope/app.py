@@ -1,0 +1,191 @@
+"""envelope: consumes ``messages``, seals each MsgHead document (CMS, DESIGN.md section 4)
+with the tenant's signing credential for the KPR receiver's encryption certificate,
+publishes it to ``outbox`` and moves the message to ``enveloped`` in the ledger.
+
+Crash safety: a message the ledger already has at ``enveloped`` or beyond is skipped; a
+crash between the publish and the ledger step publishes a second sealed copy, which
+dispatch skips once the first is dispatched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from cryptography import x509
+from opentelemetry import trace
+
+from kpr_gateway.envelope.errors import (
+    LedgerDownError,
+    MessageUnknownToLedgerError,
+    SealError,
+    UnknownTenantError,
+)
+from kpr_gateway.envelope.sealing import (
+    TenantSealing,
+    certificates_of,
+    expiring,
+    load_sealing,
+)
+from kpr_gateway.envelope.settings import EnvelopeSettings
+from kpr_gateway.ledger import Ledger, LedgerUnavailableError, MessageState, UnknownMessageError
+from kpr_gateway.ledger.states import MESSAGE_RANK
+from kpr_gateway.observability.metrics import ServiceMetrics
+from kpr_gateway.observability.tracing import current_trace_id
+from kpr_gateway.pipeline import queues
+from kpr_gateway.pipeline.bus import Bus
+from kpr_gateway.pipeline.contracts import BuiltMessage, SealedMessage
+from kpr_gateway.pipeline.delivery import Delivery
+from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.security import cms
+from kpr_gateway.security.certs import days_to_expiry
+from kpr_gateway.security.errors import SecurityError
+
+SERVICE_NAME = "envelope"
+_log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("kpr_gateway.envelope")
+# A seal is about a millisecond; queueing behind other work on two cores can make it more.
+_SEAL_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+class Envelope:
+    reads_nhn = False
+
+    def __init__(
+        self,
+        *,
+        sealing: Mapping[str, TenantSealing],
+        ledger: Ledger,
+        bus: Bus,
+        metrics: ServiceMetrics,
+        prefetch: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._sealing = dict(sealing)
+        self._ledger = ledger
+        self._bus = bus
+        self._prefetch = prefetch
+        self._clock = clock
+        self._sealed = metrics.counter("sealed", "KPR messages sealed, by tenant.", ("tenant",))
+        self._skipped = metrics.counter(
+            "skipped",
+            "Deliveries skipped because the ledger had the message enveloped already.",
+            ("tenant",),
+        )
+        self._seal_seconds = metrics.histogram(
+            "seal_seconds", "Time to sign and encrypt one message.", buckets=_SEAL_BUCKETS
+        )
+        days_left = metrics.gauge(
+            "certificate_days_left",
+            "Days until a certificate used for sealing expires.",
+            ("tenant", "certificate"),
+        )
+        for entry in self._sealing.values():
+            for name, certificate in certificates_of(entry).items():
+                days_left.labels(tenant=entry.tenant_id, certificate=name).set_function(
+                    self._days_left_of(certificate)
+                )
+
+    def _days_left_of(self, certificate: x509.Certificate) -> Callable[[], float]:
+        """Read at scrape time, so the gauge counts down without anything refreshing it."""
+        return lambda: days_to_expiry(certificate, self._clock())
+
+    def register(self) -> None:
+        self._bus.subscribe(queues.MESSAGES, self.handle_message, prefetch=self._prefetch)
+
+    async def start(self) -> None:
+        """Nothing of its own to start: the work arrives on ``messages``."""
+
+    async def close(self) -> None:
+        """Nothing pending of its own: every delivery finishes inside its handler."""
+
+    def http_app(self) -> None:
+        return None
+
+    async def handle_message(self, delivery: Delivery) -> None:
+        built = BuiltMessage.from_body(delivery.body)
+        tenant_id, msg_id = built.tenant_id, str(built.msg_id)
+        trace.get_current_span().set_attributes({"kprgw.tenant": tenant_id, "kprgw.msg_id": msg_id})
+        sealing = self._sealing.get(tenant_id)
+        if sealing is None:
+            raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
+        if await self._already_dispatched(tenant_id, msg_id):
+            _log.info("message %s of tenant %s is dispatched already; skipped", msg_id, tenant_id)
+            self._skipped.labels(tenant=tenant_id).inc()
+            return
+        cms_bytes = await self._seal(sealing, msg_id, built.document)
+        sealed = SealedMessage(
+            tenant_id=tenant_id,
+            msg_id=built.msg_id,
+            msg_type=built.msg_type,
+            batch_id=built.batch_id,
+            from_her_id=sealing.from_her_id,
+            to_her_id=sealing.to_her_id,
+            cms=cms_bytes,
+        )
+        # Ledger first: dispatch may act on the sealed message at once, and the history should
+        # read in order. A crash before the publish is recovered by the redelivered message,
+        # which is sealed again because only a dispatched message is skipped.
+        await self._advance(tenant_id, msg_id)
+        await self._bus.publish(queues.OUTBOX, sealed.to_body(), message_id=msg_id)
+        self._sealed.labels(tenant=tenant_id).inc()
+
+    async def _already_dispatched(self, tenant_id: str, msg_id: str) -> bool:
+        try:
+            record = await self._ledger.get_message(tenant_id, msg_id)
+        except LedgerUnavailableError as exc:
+            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
+        if record is None:
+            raise MessageUnknownToLedgerError(
+                f"tenant {tenant_id}: no KPR message {msg_id} in the ledger"
+            )
+        return MESSAGE_RANK[record.state] >= MESSAGE_RANK[MessageState.DISPATCHED]
+
+    async def _seal(self, sealing: TenantSealing, msg_id: str, document: bytes) -> bytes:
+        with _tracer.start_as_current_span(
+            "seal", attributes={"kprgw.tenant": sealing.tenant_id, "kprgw.msg_id": msg_id}
+        ):
+            started = time.perf_counter()
+            try:
+                # CPU work off the event loop, so deliveries and heartbeats keep flowing.
+                sealed = await asyncio.to_thread(
+                    cms.seal, document, sealing.signer, sealing.recipient, now=self._clock()
+                )
+            except SecurityError as exc:
+                raise SealError(
+                    f"tenant {sealing.tenant_id}: message {msg_id} cannot be sealed: {exc}"
+                ) from exc
+            self._seal_seconds.observe(time.perf_counter() - started)
+            return sealed
+
+    async def _advance(self, tenant_id: str, msg_id: str) -> None:
+        try:
+            await self._ledger.advance_message(
+                tenant_id, msg_id, MessageState.ENVELOPED, trace_id=current_trace_id()
+            )
+        except UnknownMessageError as exc:
+            raise MessageUnknownToLedgerError(str(exc)) from exc
+        except LedgerUnavailableError as exc:
+            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
+
+
+def build(context: ServiceContext, settings: EnvelopeSettings) -> Envelope:
+    """Loads every tenant's certificates now: a tenant without them stops the start-up."""
+    sealing = load_sealing(context.tenants)
+    for soon in expiring(sealing.values(), within_days=settings.expiry_warning_days):
+        _log.warning(
+            "tenant %s: %s certificate expires in %d days",
+            soon.tenant_id,
+            soon.certificate,
+            soon.days_left,
+        )
+    return Envelope(
+        sealing=sealing,
+        ledger=context.ledger,
+        bus=context.bus,
+        metrics=context.metrics,
+        prefetch=settings.prefetch,
+    )

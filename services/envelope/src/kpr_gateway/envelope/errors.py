@@ -1,0 +1,26 @@
+"""Errors of envelope, and how the bus treats them (park or retry).
+
+Texts name tenants, message ids and certificates (by serial and fingerprint) only.
+"""
+
+from kpr_gateway.pipeline.errors import PermanentError, TransientError
+
+
+class EnvelopeError(Exception):
+    """Root of every error raised by kpr_gateway.envelope."""
+
+
+class UnknownTenantError(EnvelopeError, PermanentError):
+    """A message names a tenant this gateway does not serve: parked, never dropped."""
+
+
+class MessageUnknownToLedgerError(EnvelopeError, PermanentError):
+    """The ledger has no record of the message transform built: parked for an operator."""
+
+
+class SealError(EnvelopeError, PermanentError):
+    """The message cannot be sealed (a certificate expired or is unfit): parked with the reason."""
+
+
+class LedgerDownError(EnvelopeError, TransientError):
+    """The ledger could not be reached: retried with backoff."""
