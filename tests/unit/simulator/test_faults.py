@@ -139,3 +139,9 @@ async def test_a_seed_gives_the_same_answers_in_the_same_order(pki: DevPki, part
             answer = await party.next_on(SENDER_ASYNC)
             statuses.append(int(party.open_apprec(answer).status.code))
     assert statuses == expected
+
+
+def test_reject_senders_always_draw_a_rejection() -> None:
+    dice = FaultDice(Faults(reject_senders=frozenset({"91002"}), seed=1))
+    assert [dice.roll("91002") for _ in range(5)] == [Fault.REJECT] * 5
+    assert {dice.roll("92002") for _ in range(5)} == {Fault.NONE}

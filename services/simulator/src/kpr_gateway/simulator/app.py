@@ -172,7 +172,7 @@ class Simulator:
                     f"unknown sender HER-id {message.from_her_id[:_SHOWN_CHARS]!r}"
                 )
                 return
-            fault = self._dice.roll()
+            fault = self._dice.roll(sender.her_id)
             span.set_attribute("kprgw.simulator.fault", fault.value)
             if fault is Fault.NO_ANSWER:
                 _log.info(

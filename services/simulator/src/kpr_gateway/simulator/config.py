@@ -39,6 +39,7 @@ def faults_from(settings: SimulatorSettings) -> Faults:
         delay_seconds=settings.delay_seconds,
         seed=settings.seed,
         transport_error_condition=settings.transport_error_condition,
+        reject_senders=frozenset(settings.reject_senders),
     )
 
 

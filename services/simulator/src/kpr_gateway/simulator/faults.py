@@ -36,6 +36,9 @@ class Faults:
     """Wait this long before each answer (AppRec or transport error)."""
     seed: int | None = None
     transport_error_condition: str = INTERNAL_ERROR
+    reject_senders: frozenset[str] = frozenset()
+    """Sender HER-ids whose every message is answered with status 2: a rejection that tests
+    can aim at one tenant, whatever order messages arrive in."""
 
     def __post_init__(self) -> None:
         shares = {
@@ -62,8 +65,10 @@ class FaultDice:
         # Test infrastructure: reproducible pseudo-randomness is the point, not secrecy.
         self._random = random.Random(faults.seed)  # noqa: S311
 
-    def roll(self) -> Fault:
+    def roll(self, sender_her_id: str | None = None) -> Fault:
         draw = self._random.random()
+        if sender_her_id is not None and sender_her_id in self._faults.reject_senders:
+            return Fault.REJECT
         bound = 0.0
         for fault, share in (
             (Fault.NO_ANSWER, self._faults.no_answer_share),

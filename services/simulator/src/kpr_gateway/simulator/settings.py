@@ -55,6 +55,10 @@ class SimulatorSettings(BaseSettings):
     no_answer_share: Share = 0.0
     delay_seconds: float = Field(default=0.0, ge=0.0)
     seed: int | None = None
+    reject_senders: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Sender HER-ids always answered with status 2, comma-separated.",
+    )
     transport_error_condition: str = Field(default=INTERNAL_ERROR, min_length=1)
 
     # The AMQP 1.0 connection to the Tjenestebuss (or the local RabbitMQ).
@@ -77,7 +81,7 @@ class SimulatorSettings(BaseSettings):
     traces_console: bool = False
     drain_seconds: float = Field(default=25.0, gt=0)
 
-    @field_validator("receiver_queues", mode="before")
+    @field_validator("receiver_queues", "reject_senders", mode="before")
     @classmethod
     def _split_queues(cls, value: Any) -> Any:
         if isinstance(value, str):
