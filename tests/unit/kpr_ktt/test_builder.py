@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from kpr_gateway.messages.kpr_ktt_v1 import (
     build_identmelding,
     person_key,
     to_bytes,
+    xsd,
 )
 from kpr_gateway.messages.kpr_ktt_v1.builder import format_decimal, format_utc
 from tests.unit.kpr_ktt.synthetic import synthetic_national_id
@@ -185,3 +187,11 @@ def test_batch_keeps_its_own_copy_of_the_events() -> None:
     events.append(event(1))  # would be a duplicate id
     assert the_batch.events == (event(1),)
     assert hash(the_batch) == hash(batch(events=[event(1)]))
+
+
+def test_building_in_many_threads_at_once_is_safe() -> None:
+    """Services build and parse in worker threads; the shared schema must not break."""
+    xsd._schema.cache_clear()  # the first use, racing, is what used to fail
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        built = list(pool.map(lambda n: build_fagmelding(batch(event(n))), range(32)))
+    assert len(built) == 32

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 from fakeredis import FakeAsyncRedis
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kpr_gateway.cli.demo.samples import event, national_id
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
@@ -29,9 +32,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
 
 
 class Harness:
-    def __init__(self, world: DemoWorld, max_events: int) -> None:
+    def __init__(
+        self, world: DemoWorld, max_events: int, tracer_provider: TracerProvider | None = None
+    ) -> None:
         self.broker = MemoryBroker(delay_scale=0)
-        self.bus = MemoryBus(service_name="transform", broker=self.broker)
+        self.bus = MemoryBus(
+            service_name="transform", broker=self.broker, tracer_provider=tracer_provider
+        )
         self.upstream = MemoryBus(service_name="intake", broker=self.broker)
         self.downstream = MemoryBus(service_name="envelope", broker=self.broker)
         self.ledger = Ledger(FakeAsyncRedis())
@@ -41,6 +48,7 @@ class Harness:
             bus=self.bus,
             metrics=ServiceMetrics("transform"),
             limits=BatchLimits(max_events=max_events, max_age_seconds=0.05, prefetch=16),
+            tracer_provider=tracer_provider,
         )
         self.built: list[BuiltMessage] = []
         self.rng = random.Random(7)
@@ -61,10 +69,16 @@ class Harness:
 
     async def accept(self, tenant: str, events: list[dict[str, Any]]) -> EventChunk:
         """What intake does: register in the ledger, then publish one chunk."""
+        chunk = await self.chunk(tenant, events)
+        await self.publish(chunk)
+        return chunk
+
+    async def chunk(self, tenant: str, events: list[dict[str, Any]]) -> EventChunk:
+        """Register the events in the ledger and wrap them in a chunk (not yet published)."""
         await self.ledger.register_events(
             tenant, [NewEvent(e["event_id"], "h") for e in events], trace_id=None
         )
-        chunk = EventChunk(
+        return EventChunk(
             tenant_id=tenant,
             chunk_id=uuid.uuid4(),
             events=[
@@ -77,8 +91,6 @@ class Harness:
                 for e in events
             ],
         )
-        await self.publish(chunk)
-        return chunk
 
     async def publish(self, chunk: EventChunk) -> None:
         await self.upstream.publish(EVENTS, chunk.to_body(), message_id=str(chunk.chunk_id))
@@ -212,3 +224,34 @@ async def test_an_unreadable_chunk_is_parked(harness: Harness) -> None:
     await harness.broker.wait_settled()
     [parked] = harness.broker.parked(EVENTS)
     assert parked.reason.startswith("invalid EventChunk body")
+
+
+async def test_the_batch_span_continues_one_event_trace_and_links_the_others(
+    world: DemoWorld,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    harness = Harness(world, max_events=10, tracer_provider=provider)
+    await harness.start()
+    try:
+        for _ in range(3):  # three chunks, three consumer spans, one batch
+            await harness.upstream.publish(
+                EVENTS,
+                (await harness.chunk("bergen", harness.events(1))).to_body(),
+                message_id=str(uuid.uuid4()),
+            )
+        await harness.broker.wait_settled()
+    finally:
+        await harness.stop()
+    assert len([m for m in harness.built if m.msg_type == "KPR_IPL"]) == 1
+    consumers = [s for s in exporter.get_finished_spans() if s.name.startswith("events")]
+    assert len(consumers) == 3
+    consumer_traces = {s.context.trace_id for s in consumers if s.context is not None}
+    [batch] = [s for s in exporter.get_finished_spans() if s.name == "build batch"]
+    assert batch.context is not None
+    assert batch.context.trace_id in consumer_traces
+    linked = {link.context.trace_id for link in batch.links}
+    assert linked == consumer_traces - {batch.context.trace_id}
+    assert batch.attributes is not None
+    assert batch.attributes["kprgw.batch.events"] == 3

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from kpr_gateway.security.devpki import DevPki
+from kpr_gateway.tenancy import TargetEnvironment, kpr_receiver
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class DemoWorld:
     """tenant id -> the EPJ client's API key (shown to the user; only its hash is stored)."""
     pki_dir: Path
     municipalities: tuple[DemoMunicipality, ...]
+    simulator_parties_file: Path
+    """The simulator's known senders: the tenants' communication parties."""
 
     def fhi_file(self, suffix: str) -> Path:
         return self.pki_dir / f"{FHI[0]}-{suffix}"
@@ -53,7 +56,10 @@ def create_world(
     *,
     environment: str = "validation",
     municipalities: tuple[DemoMunicipality, ...] = MUNICIPALITIES,
+    nhn_queue_prefix: str = "",
 ) -> DemoWorld:
+    """Write the world to ``directory``; ``nhn_queue_prefix`` keeps NHN queue names of
+    parallel runs on one broker apart (empty: NHN's own names, ``<herId>_async``)."""
     directory.mkdir(parents=True, exist_ok=True)
     pki_dir = directory / "pki"
     parties = [(m.tenant_id, m.org_number) for m in municipalities] + [FHI]
@@ -68,15 +74,34 @@ def create_world(
         secret.chmod(0o600)
         api_key = f"kprgw_{secrets.token_urlsafe(32)}"
         api_keys[municipality.tenant_id] = api_key
-        tenants.append(_tenant(municipality, environment, api_key))
+        tenants.append(_tenant(municipality, environment, api_key, nhn_queue_prefix))
     tenants_file = directory / "tenants.yaml"
     tenants_file.write_text(yaml.safe_dump({"tenants": tenants}, sort_keys=False))
-    return DemoWorld(directory, tenants_file, api_keys, pki_dir, municipalities)
+    parties_file = directory / "simulator-parties.yaml"
+    parties_file.write_text(
+        yaml.safe_dump({"senders": [_sender(directory, t) for t in tenants]}, sort_keys=False)
+    )
+    return DemoWorld(directory, tenants_file, api_keys, pki_dir, municipalities, parties_file)
 
 
-def _tenant(municipality: DemoMunicipality, environment: str, api_key: str) -> dict[str, Any]:
+def _sender(directory: Path, tenant: dict[str, Any]) -> dict[str, Any]:
+    """A tenant as the simulator knows it: HER-id, certificates, queues to answer on."""
+    sender: dict[str, Any] = {
+        "her_id": tenant["communication_party"]["her_id"],
+        "signing_certificate": str(directory / tenant["certificates"]["signing"]["certificate"]),
+        "encryption_certificate": str(
+            directory / tenant["certificates"]["encryption"]["certificate"]
+        ),
+    }
+    sender.update(tenant.get("nhn", {}))
+    return sender
+
+
+def _tenant(
+    municipality: DemoMunicipality, environment: str, api_key: str, queue_prefix: str
+) -> dict[str, Any]:
     name = municipality.tenant_id
-    return {
+    tenant: dict[str, Any] = {
         "id": name,
         "municipality_number": municipality.municipality_number,
         "name": municipality.name,
@@ -101,3 +126,13 @@ def _tenant(municipality: DemoMunicipality, environment: str, api_key: str) -> d
             "signing_certificate": f"pki/{FHI[0]}-sign.pem",
         },
     }
+    if queue_prefix:
+        her_id = municipality.service_her_id
+        tenant["nhn"] = {
+            "async_queue": f"{queue_prefix}{her_id}_async",
+            "error_queue": f"{queue_prefix}{her_id}_error",
+        }
+        receiver = kpr_receiver(TargetEnvironment(environment))
+        receiver_her_id = receiver.service.her_id if receiver.service else receiver.her_id
+        tenant["receiver_override"]["async_queue"] = f"{queue_prefix}{receiver_her_id}_async"
+    return tenant

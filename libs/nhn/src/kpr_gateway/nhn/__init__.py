@@ -1,5 +1,6 @@
 """The NHN side: the Tjenestebuss wire profile and the NhnTransport interface."""
 
+from kpr_gateway.nhn.amqp import AmqpDelivery, AmqpNhnTransport
 from kpr_gateway.nhn.errors import NhnError, NhnSendError, NhnWireError
 from kpr_gateway.nhn.memory import DeadLetter, InMemoryNhnBroker, InMemoryNhnTransport
 from kpr_gateway.nhn.transport import NhnDelivery, NhnHandler, NhnTransport
@@ -16,6 +17,8 @@ from kpr_gateway.nhn.wire import (
 __all__ = [
     "APPREC_SUBJECT",
     "CMS_CONTENT_TYPE",
+    "AmqpDelivery",
+    "AmqpNhnTransport",
     "DeadLetter",
     "InMemoryNhnBroker",
     "InMemoryNhnTransport",

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from opentelemetry import trace
 
 from kpr_gateway.pipeline.delivery import Delivery, Handler
+from kpr_gateway.pipeline.errors import PipelineError
 from kpr_gateway.pipeline.outcome import Ack, Outcome, Park, Retry, decide
 from kpr_gateway.pipeline.tracing import OUTCOME_ATTRIBUTE, consumer_span, mark_failed
 
@@ -46,6 +47,10 @@ async def process(
             await handler(delivery)
         except Exception as error:  # every failure is decided on, none escapes
             outcome = decide(error, attempt=delivery.attempt, max_attempts=max_attempts)
+            if not isinstance(error, PipelineError):
+                # A bug, not a decision: the traceback goes to the log (the log filter
+                # redacts anything shaped like a national id), never to headers or spans.
+                log.error("unexpected error handling %s", delivery.message_id, exc_info=error)
         else:
             outcome = decide(None, attempt=delivery.attempt, max_attempts=max_attempts)
         span.set_attribute(OUTCOME_ATTRIBUTE, outcome_name(outcome))

@@ -49,7 +49,6 @@ from kpr_gateway.transform.rules import check_event
 from kpr_gateway.transform.settings import TransformSettings
 
 SERVICE_NAME = "transform"
-_tracer = trace.get_tracer("kpr_gateway.transform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,9 @@ class Transform:
         metrics: ServiceMetrics,
         limits: BatchLimits,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
+        self._tracer = trace.get_tracer("kpr_gateway.transform", tracer_provider=tracer_provider)
         self._tenants = {tenant.id: tenant for tenant in tenants.tenants}
         self._secrets = {tenant.id: read_pseudonym_secret(tenant) for tenant in tenants.tenants}
         self._ledger = ledger
@@ -141,9 +142,16 @@ class Transform:
     async def _flush(self, tenant_id: str, items: Sequence[PendingEvent]) -> None:
         tenant = self._tenants[tenant_id]
         unique = list({str(item.accepted.event_id): item for item in items}.values())
-        contexts = list({item.span_context: None for item in unique if item.span_context.is_valid})
+        # One link per distinct span (SpanContext itself is not hashable: its TraceState isn't)
+        contexts = list(
+            {
+                (c.trace_id, c.span_id): c
+                for c in (item.span_context for item in unique)
+                if c.is_valid
+            }.values()
+        )
         parent = trace.set_span_in_context(NonRecordingSpan(contexts[0])) if contexts else None
-        with _tracer.start_as_current_span(
+        with self._tracer.start_as_current_span(
             "build batch",
             context=parent,
             links=[Link(c) for c in contexts[1:]],

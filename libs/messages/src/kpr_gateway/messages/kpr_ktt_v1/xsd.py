@@ -7,6 +7,7 @@ offending value: the value could be a national id.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,11 @@ def qname(local: str) -> str:
     return f"{{{NAMESPACE}}}{local}"
 
 
+# Builders and parsers run in worker threads (asyncio.to_thread): compiling the schema
+# and validating with it (its error log lives on the schema object) happen under a lock.
+_SCHEMA_LOCK = threading.Lock()
+
+
 @cache
 def _schema() -> etree.XMLSchema:
     return etree.XMLSchema(parse_xml(XSD_PATH.read_bytes()))
@@ -48,10 +54,11 @@ def _schema() -> etree.XMLSchema:
 
 def validate_document(element: etree._Element) -> None:
     """Raise KprDocumentError unless ``element`` is a valid Fagmelding or Identmelding."""
-    schema = _schema()
-    if schema.validate(element):
-        return
-    entries = list(cast("Iterable[_LogEntry]", schema.error_log))
+    with _SCHEMA_LOCK:
+        schema = _schema()
+        if schema.validate(element):
+            return
+        entries = list(cast("Iterable[_LogEntry]", schema.error_log))
     problems = [_describe(entry) for entry in entries[:_MAX_REPORTED]]
     raise KprDocumentError("document is not valid against kpr-ktt-v1.xsd: " + "; ".join(problems))
 
