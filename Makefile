@@ -37,3 +37,8 @@ test: lint typecheck tools services
 # Fast feedback while coding: unit tests only.
 test-unit: install
 	$(UV) run --locked pytest -m unit -q
+
+# The README's run command: every service, an in-memory bus, in-process Redis and the KPR
+# simulator in one process; intake on http://127.0.0.1:8080 (Ctrl-C stops it).
+demo: install
+	$(UV) run --locked kprgw demo

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from fakeredis import FakeAsyncRedis
 from opentelemetry.sdk.trace import TracerProvider
@@ -19,6 +21,8 @@ from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.ledger import EventState, Ledger, MessageState, NewEvent
 from kpr_gateway.messages.kpr_ktt_v1 import parse_fagmelding, parse_identmelding
 from kpr_gateway.messages.msghead import parse_msghead
+from kpr_gateway.observability import GracefulShutdown
+from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import EVENTS, MESSAGES, Delivery, MemoryBroker, MemoryBus
 from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChunk
@@ -255,3 +259,30 @@ async def test_the_batch_span_continues_one_event_trace_and_links_the_others(
     assert linked == consumer_traces - {batch.context.trace_id}
     assert batch.attributes is not None
     assert batch.attributes["kprgw.batch.events"] == 3
+
+
+async def test_the_operators_flush_sends_pending_events_now(world: DemoWorld) -> None:
+    harness = Harness(world, max_events=100)
+    harness.transform._batcher._max_age = 3600  # only the flush can send this batch
+    harness.transform.serve_http(readiness_checks({"broker": harness.bus.ping}), GracefulShutdown())
+    app = harness.transform.http_app()
+    assert app is not None
+    await harness.start()
+    try:
+        chunk = await harness.chunk("bergen", harness.events(2))
+        await harness.upstream.publish(EVENTS, chunk.to_body(), message_id=str(chunk.chunk_id))
+        async with asyncio.timeout(5):
+            while harness.transform._batcher.pending_count("bergen") < 2:
+                await asyncio.sleep(0.01)
+        assert harness.built == []
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://transform"
+        ) as client:
+            assert (await client.post("/v1/flush?tenant=nowhere")).status_code == 404
+            answer = await client.post("/v1/flush?tenant=bergen")
+            assert answer.json() == {"flushed_events": 2}
+            assert (await client.get("/readyz")).status_code == 200
+        await harness.broker.wait_settled()
+        assert sorted(m.msg_type for m in harness.built) == ["KPR_IDE", "KPR_IPL"]
+    finally:
+        await harness.stop()

@@ -28,7 +28,7 @@ from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.pipeline import MemoryBroker, MemoryBus
 from kpr_gateway.receipts.app import build as build_receipts
 from kpr_gateway.receipts.settings import ReceiptsSettings
-from kpr_gateway.runtime import Component, ServiceContext, ServiceSettings
+from kpr_gateway.runtime import Component, ServiceContext, ServiceSettings, WorkSource
 from kpr_gateway.tenancy import TenantsFile, load_tenants
 from kpr_gateway.transform.app import build as build_transform
 from kpr_gateway.transform.settings import TransformSettings
@@ -127,12 +127,12 @@ class EmbeddedGateway:
             await self._server.stop()
         pairs = list(zip(self._components, self._buses, strict=True))
         for component, bus in pairs:
-            if not component.reads_nhn:
+            if component.work_arrives_by is not WorkSource.NHN:
                 await bus.stop()
         for transport in self._transports:
             await transport.stop()
         for component, bus in pairs:
-            if component.reads_nhn:
+            if component.work_arrives_by is WorkSource.NHN:
                 await bus.stop()
         for component in self._components:
             await component.close()

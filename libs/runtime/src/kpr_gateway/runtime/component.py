@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from starlette.types import ASGIApp
@@ -31,10 +32,17 @@ class ServiceContext:
     extra_checks: Mapping[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
 
 
+class WorkSource(StrEnum):
+    HTTP = "http"
+    BUS = "bus"
+    NHN = "nhn"
+
+
 class Component(Protocol):
-    reads_nhn: bool
-    """True when the component's work arrives from NHN (receipts): on shutdown its NHN
-    transport stops first, else the bus stops first (dispatch finishes its sends)."""
+    work_arrives_by: WorkSource
+    """Where the component's work comes from; on shutdown that source stops first, so work
+    in flight can still reach its outputs (intake's requests their publish, dispatch its
+    sends, receipts its ledger and bus)."""
 
     def register(self) -> None:
         """Subscribe handlers on the bus (and NHN transport), before anything starts."""

@@ -23,7 +23,7 @@ from kpr_gateway.observability import (
     setup_tracing,
 )
 from kpr_gateway.pipeline import RabbitBus
-from kpr_gateway.runtime.component import Component, ServiceContext
+from kpr_gateway.runtime.component import Component, ServiceContext, WorkSource
 from kpr_gateway.runtime.settings import ServiceSettings
 from kpr_gateway.tenancy import TenancyError, load_tenants
 
@@ -83,9 +83,7 @@ async def serve(
     try:
         await shutdown.wait()
         _log.info("%s draining", name)
-        if component.http_app() is not None:
-            await server.stop(timeout=settings.drain_seconds)  # finish open requests first
-        await _stop_inputs_first(component, bus, transport)
+        await _stop_inputs_first(component, server, bus, transport, settings.drain_seconds)
         await component.close()
     finally:
         await server.stop()
@@ -96,11 +94,21 @@ async def serve(
 
 
 async def _stop_inputs_first(
-    component: Component, bus: RabbitBus, transport: NhnTransport | None
+    component: Component,
+    server: HealthServer,
+    bus: RabbitBus,
+    transport: NhnTransport | None,
+    drain_seconds: float,
 ) -> None:
-    """Stop where work comes from first, so in-flight work can still reach its output."""
+    """Stop where work comes from first, so in-flight work can still reach its outputs.
+
+    The HTTP server stays up for the probes unless it is the source (intake): then it
+    stops first, finishing open requests, which still publish.
+    """
+    if component.work_arrives_by is WorkSource.HTTP:
+        await server.stop(timeout=drain_seconds)
     stops = [bus.stop] + ([transport.stop] if transport is not None else [])
-    if component.reads_nhn:
+    if component.work_arrives_by is WorkSource.NHN:
         stops.reverse()
     for stop in stops:
         await stop()

@@ -38,7 +38,7 @@ from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
-from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.runtime import ServiceContext, WorkSource
 
 SERVICE_NAME = "dispatch"
 _log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class SendPolicy:
 
 
 class Dispatch:
-    reads_nhn = False
+    work_arrives_by = WorkSource.BUS
 
     def __init__(
         self,

@@ -39,7 +39,7 @@ from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import BuiltMessage, SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
-from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.security import cms
 from kpr_gateway.security.certs import days_to_expiry
 from kpr_gateway.security.errors import SecurityError
@@ -52,7 +52,7 @@ _SEAL_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 class Envelope:
-    reads_nhn = False
+    work_arrives_by = WorkSource.BUS
 
     def __init__(
         self,

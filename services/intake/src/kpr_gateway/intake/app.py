@@ -44,7 +44,7 @@ from kpr_gateway.observability.health import DrainState, Readiness, add_health_r
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id
 from kpr_gateway.pipeline.bus import Bus
-from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import TenantsFile
 from kpr_gateway.tenancy.model import Scope
 
@@ -197,7 +197,7 @@ def create_app(
 class Intake:
     """intake as a runtime component: it has no queue to consume, only its HTTP app."""
 
-    reads_nhn = False
+    work_arrives_by = WorkSource.HTTP
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app

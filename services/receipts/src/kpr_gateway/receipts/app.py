@@ -56,7 +56,7 @@ from kpr_gateway.receipts.reading import (
     transport_error_outcome,
 )
 from kpr_gateway.receipts.settings import ReceiptsSettings
-from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import TenantsFile
 from kpr_gateway.tenancy.credentials import load_receiver_certificates, load_tenant_credentials
 
@@ -93,7 +93,7 @@ class _Received:
 
 
 class Receipts:
-    reads_nhn = True
+    work_arrives_by = WorkSource.NHN
 
     def __init__(
         self,

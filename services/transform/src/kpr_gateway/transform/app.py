@@ -20,6 +20,10 @@ from typing import cast
 from opentelemetry import trace
 from opentelemetry.trace import Link, NonRecordingSpan
 from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from kpr_gateway.ledger import (
     BatchMessage,
@@ -31,12 +35,13 @@ from kpr_gateway.ledger import (
 from kpr_gateway.messages.errors import MessagesError
 from kpr_gateway.messages.kpr_ktt_v1 import KttEvent, describe_errors
 from kpr_gateway.messages.shipments import Shipments, build_shipments
+from kpr_gateway.observability.health import DrainState, Readiness, health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import BuiltMessage, EventChunk, MsgType
 from kpr_gateway.pipeline.delivery import Delivery
-from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver, read_pseudonym_secret
 from kpr_gateway.transform.batcher import Batcher, PendingEvent
 from kpr_gateway.transform.errors import (
@@ -59,7 +64,7 @@ class BatchLimits:
 
 
 class Transform:
-    reads_nhn = False
+    work_arrives_by = WorkSource.BUS
 
     def __init__(
         self,
@@ -74,6 +79,8 @@ class Transform:
     ) -> None:
         self._tracer = trace.get_tracer("kpr_gateway.transform", tracer_provider=tracer_provider)
         self._tenants = {tenant.id: tenant for tenant in tenants.tenants}
+        self._registry = metrics.registry
+        self._http_app: Starlette | None = None
         self._secrets = {tenant.id: read_pseudonym_secret(tenant) for tenant in tenants.tenants}
         self._ledger = ledger
         self._bus = bus
@@ -93,8 +100,30 @@ class Transform:
     async def start(self) -> None:
         """Nothing of its own to start: batches are flushed by the events that arrive."""
 
-    def http_app(self) -> None:
-        return None
+    def http_app(self) -> Starlette | None:
+        return self._http_app
+
+    def serve_http(self, readiness: Readiness, drain: DrainState) -> None:
+        """Serve health, metrics and the operator's flush: ``POST /v1/flush[?tenant=<id>]``.
+
+        The flush sends what this replica holds now instead of waiting for max age; the
+        port is the service's internal one (no route from outside the cluster).
+        """
+
+        async def flush(request: Request) -> Response:
+            tenant_id = request.query_params.get("tenant")
+            if tenant_id is not None and tenant_id not in self._tenants:
+                return JSONResponse({"error": f"unknown tenant {tenant_id}"}, status_code=404)
+            pending = self._batcher.pending_count(tenant_id)
+            await self.flush(tenant_id)
+            return JSONResponse({"flushed_events": pending})
+
+        self._http_app = Starlette(
+            routes=[
+                *health_routes(readiness, self._registry, shutdown=drain),
+                Route("/v1/flush", flush, methods=["POST"]),
+            ]
+        )
 
     async def flush(self, tenant_id: str | None = None) -> None:
         """The operator's flush: send what is pending now instead of waiting for max age."""
@@ -269,7 +298,7 @@ def _built_message(
 
 
 def build(context: ServiceContext, settings: TransformSettings) -> Transform:
-    return Transform(
+    transform = Transform(
         tenants=context.tenants,
         ledger=context.ledger,
         bus=context.bus,
@@ -280,6 +309,8 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
             prefetch=settings.prefetch,
         ),
     )
+    transform.serve_http(context.readiness, context.drain)
+    return transform
 
 
 def _trace_id() -> str | None:
