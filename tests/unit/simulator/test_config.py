@@ -84,7 +84,10 @@ def test_settings_from_the_environment(
     assert settings.standards_dir == tmp_path / "standards"
 
 
-def test_default_queues_are_the_kpr_parties(pki_dir: Path, tmp_path: Path) -> None:
+def test_default_queues_are_the_kpr_parties(
+    pki_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KPRGW_STANDARDS_DIR", raising=False)  # CI sets it
     settings = fhi_settings(pki_dir, tmp_path / "parties.yaml")
     assert settings.receiver_queues == list(DEFAULT_RECEIVER_QUEUES)
     assert DEFAULT_RECEIVER_QUEUES == ("122612_async", "171479_async", "8133973_async")
