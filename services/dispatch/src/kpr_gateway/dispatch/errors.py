@@ -14,10 +14,6 @@ class NoTransportError(DispatchError):
     """dispatch was built without an NHN transport (a wiring mistake, found at start-up)."""
 
 
-class NhnSettingsError(DispatchError):
-    """The NHN connection settings cannot be used (e.g. the password file is unreadable)."""
-
-
 class UnknownTenantError(DispatchError, PermanentError):
     """A message names a tenant this gateway does not serve: parked, never dropped."""
 

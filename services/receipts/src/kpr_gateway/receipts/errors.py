@@ -104,10 +104,6 @@ class NoTransportError(ReceiptsError):
     """receipts was built without an NHN transport to receive from."""
 
 
-class NhnSettingsError(ReceiptsError):
-    """The NHN connection settings cannot be used (e.g. the password file is unreadable)."""
-
-
 def snake_case(name: str) -> str:
     """``UnexpectedSigner`` -> ``unexpected_signer`` (labels for metrics)."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()
