@@ -72,7 +72,7 @@ class Envelope:
         self._sealed = metrics.counter("sealed", "KPR messages sealed, by tenant.", ("tenant",))
         self._skipped = metrics.counter(
             "skipped",
-            "Deliveries skipped because the ledger had the message enveloped already.",
+            "Deliveries skipped because the ledger had the message dispatched already.",
             ("tenant",),
         )
         self._seal_seconds = metrics.histogram(
