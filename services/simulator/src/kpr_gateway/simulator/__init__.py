@@ -1,4 +1,4 @@
-"""simulator: plays FHI's KPR receiver (and, later, the Address Registry) for tests and
+"""simulator: plays FHI's KPR receiver and NHN's Address Registry for tests and
 development."""
 
 from kpr_gateway.simulator.app import SERVICE_NAME, Simulator, SimulatorMetrics

@@ -1,4 +1,5 @@
-"""The simulator as its own process: the ``Simulator`` with health, readiness and metrics.
+"""The simulator as its own process: the ``Simulator`` with health, readiness and metrics,
+and the simulated Address Registry (SOAP 1.2) on the same HTTP port.
 
 It has no internal bus and no Redis, so it does not use the services' ``run_service``;
 the wiring is small: logging, tracing, the health server, and the graceful drain.
@@ -23,6 +24,9 @@ from kpr_gateway.observability import (
 from kpr_gateway.observability.health import DrainState
 from kpr_gateway.simulator.app import SERVICE_NAME, Simulator
 from kpr_gateway.simulator.config import build_simulator
+from kpr_gateway.simulator.registry import SimulatedRegistry
+from kpr_gateway.simulator.registry_config import build_registry
+from kpr_gateway.simulator.registry_http import DEFAULT_REGISTRY_PATH, registry_routes
 from kpr_gateway.simulator.settings import SimulatorSettings
 
 _log = logging.getLogger(__name__)
@@ -31,7 +35,8 @@ TransportFactory = Callable[[SimulatorSettings], NhnTransport]
 
 
 class SimulatorProcess:
-    """A started ``Simulator`` behind ``/healthz``, ``/readyz`` (NHN reachable) and ``/metrics``."""
+    """A started ``Simulator`` behind ``/healthz``, ``/readyz`` (NHN reachable) and ``/metrics``,
+    and the ``registry`` (if given) under ``registry_path``."""
 
     def __init__(
         self,
@@ -40,10 +45,15 @@ class SimulatorProcess:
         host: str,
         port: int,
         drain: DrainState | None = None,
+        registry: SimulatedRegistry | None = None,
+        registry_path: str = DEFAULT_REGISTRY_PATH,
     ) -> None:
         self.simulator = simulator
+        self.registry = registry
         readiness = readiness_checks({"nhn": simulator.ping})
         app = health_app(readiness, simulator.metrics.registry, shutdown=drain)
+        if registry is not None:
+            app.router.routes.extend(registry_routes(registry, registry_path))
         self._server = HealthServer(app, host, port)
 
     @property
@@ -77,7 +87,12 @@ async def serve(settings: SimulatorSettings, transport_factory: TransportFactory
             settings, transport_factory(settings), metrics=ServiceMetrics(SERVICE_NAME)
         )
         process = SimulatorProcess(
-            simulator, host=settings.http_host, port=settings.http_port, drain=shutdown
+            simulator,
+            host=settings.http_host,
+            port=settings.http_port,
+            drain=shutdown,
+            registry=build_registry(settings),
+            registry_path=settings.registry_path,
         )
         await process.start()
         _log.info("%s started; health on port %d", SERVICE_NAME, process.port)

@@ -73,9 +73,23 @@ class SimulatorSettings(BaseSettings):
         default=False, description="Allow plain amqp:// (local test brokers only)."
     )
 
+    # The Address Registry it also plays (SOAP 1.2 on the HTTP port; see registry_http.py).
+    registry_enabled: bool = Field(
+        default=True, description="Serve the Address Registry under registry_path."
+    )
+    registry_path: str = Field(default="/registry", pattern=r"^/[A-Za-z0-9._/-]*$")
+    registry_username: str | None = Field(
+        default=None, description="HTTP basic user the registry demands (none: open)."
+    )
+    registry_password_file: Path | None = Field(
+        default=None, description="Its password (mounted file)."
+    )
+
     # The process.
     http_host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
-    http_port: int = Field(default=8080, description="Health, readiness and metrics.")
+    http_port: int = Field(
+        default=8080, description="Health, readiness, metrics and the Address Registry."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     traces_console: bool = False
@@ -101,4 +115,6 @@ class SimulatorSettings(BaseSettings):
             raise ValueError("reject, transport error and no-answer shares add up to more than 1")
         if (self.previous_encryption_certificate is None) != (self.previous_encryption_key is None):
             raise ValueError("previous encryption certificate and key go together")
+        if (self.registry_username is None) != (self.registry_password_file is None):
+            raise ValueError("registry username and password file go together")
         return self
