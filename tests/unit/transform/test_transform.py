@@ -286,3 +286,24 @@ async def test_the_operators_flush_sends_pending_events_now(world: DemoWorld) ->
         assert sorted(m.msg_type for m in harness.built) == ["KPR_IDE", "KPR_IPL"]
     finally:
         await harness.stop()
+
+
+async def test_an_event_under_the_number_valid_before_a_reform_is_batched_apart(
+    harness: Harness,
+) -> None:
+    """Trondheim (5001) also reports an allocation decided in 2019 under 5001's predecessor
+    number of that date; one KPR document carries one municipality number."""
+    old = event(harness.rng, "5001")
+    current = event(harness.rng, "5001")
+    old["municipality_number"], old["decision_date"], old["start_date"] = (
+        "1601",
+        "2017-06-01",
+        "2017-06-15",
+    )
+    await harness.accept("trondheim", [old, current])
+    ipls = [m for m in harness.built if m.msg_type == "KPR_IPL"]
+    numbers = sorted(
+        parse_fagmelding(parse_msghead(m.document).document).header.municipality_number
+        for m in ipls
+    )
+    assert numbers == ["1601", "5001"]

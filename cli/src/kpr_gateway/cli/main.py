@@ -2,7 +2,7 @@
 
 import typer
 
-from kpr_gateway.cli import apprec, cms, kpr, pki, tenants, xml
+from kpr_gateway.cli import apprec, cms, events, kpr, pki, tenants, xml
 from kpr_gateway.cli.demo.command import demo
 
 app = typer.Typer(no_args_is_help=True, help="KPR Gateway operator and developer tools.")
@@ -12,6 +12,7 @@ app.add_typer(xml.app, name="xml")
 app.add_typer(apprec.app, name="apprec")
 app.add_typer(kpr.app, name="kpr")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(events.app, name="events")
 app.command("demo")(demo)
 
 

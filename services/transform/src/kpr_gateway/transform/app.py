@@ -43,14 +43,14 @@ from kpr_gateway.pipeline.contracts import BuiltMessage, EventChunk, MsgType
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver, read_pseudonym_secret
-from kpr_gateway.transform.batcher import Batcher, PendingEvent
+from kpr_gateway.transform.batcher import Batcher, BatchKey, PendingEvent
 from kpr_gateway.transform.errors import (
     BuildError,
     EventUnknownToLedgerError,
     LedgerDownError,
     UnknownTenantError,
 )
-from kpr_gateway.transform.rules import check_event
+from kpr_gateway.transform.rules import RuleSet, default_rules
 from kpr_gateway.transform.settings import TransformSettings
 
 SERVICE_NAME = "transform"
@@ -76,7 +76,9 @@ class Transform:
         limits: BatchLimits,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tracer_provider: trace.TracerProvider | None = None,
+        rules: RuleSet | None = None,
     ) -> None:
+        self._rules = rules or default_rules()
         self._tracer = trace.get_tracer("kpr_gateway.transform", tracer_provider=tracer_provider)
         self._tenants = {tenant.id: tenant for tenant in tenants.tenants}
         self._registry = metrics.registry
@@ -93,6 +95,11 @@ class Transform:
             "events", "Events handled, by tenant and outcome.", ("tenant", "outcome")
         )
         self._batches = metrics.counter("batches", "Batches committed, by tenant.", ("tenant",))
+        self._findings = metrics.counter(
+            "rule_findings",
+            "Data-quality findings, by tenant, rule id and severity.",
+            ("tenant", "rule", "severity"),
+        )
 
     def register(self) -> None:
         self._bus.subscribe(queues.EVENTS, self.handle_chunk, prefetch=self._limits.prefetch)
@@ -139,7 +146,7 @@ class Transform:
             raise UnknownTenantError(f"chunk {chunk.chunk_id} names unknown tenant")
         settled: dict[EventState, list[str]] = defaultdict(list)
         reasons: dict[str, list[RejectionReason]] = {}
-        to_batch: list[PendingEvent] = []
+        to_batch: dict[str, list[PendingEvent]] = {}
         span_context = trace.get_current_span().get_span_context()
         for accepted in chunk.events:
             event_id = str(accepted.event_id)
@@ -151,10 +158,18 @@ class Transform:
                     RejectionReason(rule="event-format", field=e["field"], reason=e["reason"])
                     for e in describe_errors(exc)
                 ]
+                self._findings.labels(
+                    tenant=tenant.id, rule="event-format", severity="reject"
+                ).inc()
                 continue
-            verdict = check_event(event, tenant)
+            verdict = self._rules.check(event, tenant)
+            for finding in verdict.findings:
+                self._findings.labels(
+                    tenant=tenant.id, rule=finding.rule, severity=finding.severity.value
+                ).inc()
             if verdict.state is None:
-                to_batch.append(PendingEvent(accepted, event, span_context))
+                number = verdict.municipality_number or tenant.municipality_number
+                to_batch.setdefault(number, []).append(PendingEvent(accepted, event, span_context))
             else:
                 settled[verdict.state].append(event_id)
                 reasons[event_id] = verdict.reasons
@@ -166,9 +181,15 @@ class Transform:
             except LedgerError as exc:
                 raise LedgerDownError(str(exc)) from exc
             self._events.labels(tenant=tenant.id, outcome=state.value).inc(len(event_ids))
-        await self._batcher.add(tenant.id, to_batch)
+        await asyncio.gather(
+            *(
+                self._batcher.add((tenant.id, municipality_number), items)
+                for municipality_number, items in to_batch.items()
+            )
+        )
 
-    async def _flush(self, tenant_id: str, items: Sequence[PendingEvent]) -> None:
+    async def _flush(self, key: BatchKey, items: Sequence[PendingEvent]) -> None:
+        tenant_id, municipality_number = key
         tenant = self._tenants[tenant_id]
         unique = list({str(item.accepted.event_id): item for item in items}.values())
         # One link per distinct span (SpanContext itself is not hashable: its TraceState isn't)
@@ -186,11 +207,13 @@ class Transform:
             links=[Link(c) for c in contexts[1:]],
             attributes={"kprgw.tenant": tenant_id, "kprgw.batch.events": len(unique)},
         ):
-            await self._commit_and_publish(tenant, unique)
+            await self._commit_and_publish(tenant, municipality_number, unique)
 
-    async def _commit_and_publish(self, tenant: Tenant, items: list[PendingEvent]) -> None:
+    async def _commit_and_publish(
+        self, tenant: Tenant, municipality_number: str, items: list[PendingEvent]
+    ) -> None:
         while items:
-            shipments = await asyncio.to_thread(self._build, tenant, items)
+            shipments = await asyncio.to_thread(self._build, tenant, municipality_number, items)
             event_ids = [str(item.accepted.event_id) for item in items]
             try:
                 commit = await self._ledger.commit_batch(
@@ -223,12 +246,14 @@ class Transform:
                     item.done.set_result(None)
             items = [i for i in items if str(i.accepted.event_id) not in commit.refused]
 
-    def _build(self, tenant: Tenant, items: list[PendingEvent]) -> Shipments:
+    def _build(
+        self, tenant: Tenant, municipality_number: str, items: list[PendingEvent]
+    ) -> Shipments:
         try:
             return build_shipments(
                 sender=tenant.sender_organisation(),
                 receiver=kpr_receiver(tenant.environment),
-                municipality_number=tenant.municipality_number,
+                municipality_number=municipality_number,
                 reporter_org_number=tenant.org_number,
                 events=[item.event for item in items],
                 tenant_secret=self._secrets[tenant.id],

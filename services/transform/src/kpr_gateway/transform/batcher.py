@@ -1,5 +1,8 @@
 """Groups a tenant's events into batches: flush at max events, at max age, or on request.
 
+A batch is keyed by tenant and municipality number: after a municipal reform an event may
+be reported under the number valid on its date, and one KPR document has one number.
+
 A chunk's handler waits until every one of its events is in a committed batch, so the
 chunk is acknowledged only after its events are in the ledger and on the next queue. A
 failed flush fails the handlers that wait on it, and the bus retries their chunks.
@@ -30,7 +33,10 @@ class PendingEvent:
     )
 
 
-Flush = Callable[[str, Sequence[PendingEvent]], Awaitable[None]]
+BatchKey = tuple[str, str]
+"""(tenant id, municipality number)."""
+
+Flush = Callable[[BatchKey, Sequence[PendingEvent]], Awaitable[None]]
 
 
 class Batcher:
@@ -38,33 +44,31 @@ class Batcher:
         self._flush = flush
         self._max_events = max_events
         self._max_age = max_age
-        self._pending: dict[str, list[PendingEvent]] = {}
-        self._timers: dict[str, asyncio.Task[None]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[BatchKey, list[PendingEvent]] = {}
+        self._timers: dict[BatchKey, asyncio.Task[None]] = {}
+        self._locks: dict[BatchKey, asyncio.Lock] = {}
         self._flushes: set[asyncio.Task[None]] = set()
 
     def pending_count(self, tenant_id: str | None = None) -> int:
-        if tenant_id is not None:
-            return len(self._pending.get(tenant_id, ()))
-        return sum(len(items) for items in self._pending.values())
+        return sum(len(items) for key, items in self._pending.items() if _of(key, tenant_id))
 
-    async def add(self, tenant_id: str, items: Sequence[PendingEvent]) -> None:
+    async def add(self, key: BatchKey, items: Sequence[PendingEvent]) -> None:
         """Queue the events and wait until their batches are committed and published."""
         if not items:
             return
-        pending = self._pending.setdefault(tenant_id, [])
+        pending = self._pending.setdefault(key, [])
         pending.extend(items)
         while len(pending) >= self._max_events:
-            self._start_flush(tenant_id, self._take(tenant_id))
-            pending = self._pending.setdefault(tenant_id, [])
-        if pending and tenant_id not in self._timers:
-            self._timers[tenant_id] = asyncio.create_task(self._flush_when_old(tenant_id))
+            self._start_flush(key, self._take(key))
+            pending = self._pending.setdefault(key, [])
+        if pending and key not in self._timers:
+            self._timers[key] = asyncio.create_task(self._flush_when_old(key))
         await asyncio.gather(*(item.done for item in items))
 
     async def flush(self, tenant_id: str | None = None) -> None:
         """Flush now (the operator's flush, and shutdown): one tenant or all."""
-        tenants = [tenant_id] if tenant_id is not None else list(self._pending)
-        tasks = [self._start_flush(t, self._take(t)) for t in tenants if self._pending.get(t)]
+        keys = [key for key in self._pending if _of(key, tenant_id)]
+        tasks = [self._start_flush(k, self._take(k)) for k in keys if self._pending.get(k)]
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
@@ -73,41 +77,41 @@ class Batcher:
             timer.cancel()
         await asyncio.gather(*self._flushes, return_exceptions=True)
 
-    def _take(self, tenant_id: str) -> list[PendingEvent]:
-        pending = self._pending.pop(tenant_id, [])
+    def _take(self, key: BatchKey) -> list[PendingEvent]:
+        pending = self._pending.pop(key, [])
         taken, rest = pending[: self._max_events], pending[self._max_events :]
         if rest:
-            self._pending[tenant_id] = rest
-        timer = self._timers.pop(tenant_id, None)
+            self._pending[key] = rest
+        timer = self._timers.pop(key, None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
         return taken
 
-    async def _flush_when_old(self, tenant_id: str) -> None:
+    async def _flush_when_old(self, key: BatchKey) -> None:
         await asyncio.sleep(self._max_age)
-        items = self._take(tenant_id)
+        items = self._take(key)
         if items:
-            await self._start_flush(tenant_id, items)
+            await self._start_flush(key, items)
 
-    def _start_flush(self, tenant_id: str, items: list[PendingEvent]) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._run_flush(tenant_id, items))
+    def _start_flush(self, key: BatchKey, items: list[PendingEvent]) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run_flush(key, items))
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
-        if self._pending.get(tenant_id) and tenant_id not in self._timers:
-            self._timers[tenant_id] = asyncio.create_task(self._flush_when_old(tenant_id))
+        if self._pending.get(key) and key not in self._timers:
+            self._timers[key] = asyncio.create_task(self._flush_when_old(key))
         return task
 
-    async def _run_flush(self, tenant_id: str, items: list[PendingEvent]) -> None:
-        # One flush at a time per tenant keeps a tenant's batches in submission order.
-        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+    async def _run_flush(self, key: BatchKey, items: list[PendingEvent]) -> None:
+        # One flush at a time per key keeps a tenant's batches in submission order.
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             try:
-                await self._flush(tenant_id, items)
+                await self._flush(key, items)
             except Exception as exc:
                 _log.warning(
                     "batch of %d events for tenant %s failed: %s",
                     len(items),
-                    tenant_id,
+                    key[0],
                     type(exc).__name__,
                 )
                 for item in items:
@@ -117,3 +121,7 @@ class Batcher:
         for item in items:
             if not item.done.done():
                 item.done.set_result(None)
+
+
+def _of(key: BatchKey, tenant_id: str | None) -> bool:
+    return tenant_id is None or key[0] == tenant_id

@@ -1,0 +1,35 @@
+"""Data-quality rules applied to every event before anything leaves (DESIGN.md section 6).
+
+Each rule has an id, a severity and a reason in Norwegian and English (``catalogue``);
+reasons name fields, codes and dates, never personal data. ``RuleSet.check`` runs them all
+and says whether the event is sent, suppressed (a test person) or rejected.
+"""
+
+from kpr_gateway.transform.rules.catalogue import RULES, RULES_BY_ID
+from kpr_gateway.transform.rules.errors import RulesConfigError
+from kpr_gateway.transform.rules.findings import Finding, RuleInfo, Severity, Verdict
+from kpr_gateway.transform.rules.municipalities import (
+    MunicipalityPeriod,
+    MunicipalityTable,
+    load_municipalities,
+)
+from kpr_gateway.transform.rules.person_rules import KnownTestPersons, is_synthetic
+from kpr_gateway.transform.rules.ruleset import RuleSet, check_event, default_rules
+
+__all__ = [
+    "RULES",
+    "RULES_BY_ID",
+    "Finding",
+    "KnownTestPersons",
+    "MunicipalityPeriod",
+    "MunicipalityTable",
+    "RuleInfo",
+    "RuleSet",
+    "RulesConfigError",
+    "Severity",
+    "Verdict",
+    "check_event",
+    "default_rules",
+    "is_synthetic",
+    "load_municipalities",
+]
