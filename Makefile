@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/uv/bin/uv)
 HELM := $(CURDIR)/.tools/bin/helm
-PY_PATHS := libs cli tests $(wildcard services)
+KUBECTL := $(CURDIR)/.tools/bin/kubectl
+PY_PATHS := libs cli tests bench $(wildcard services)
 
-.PHONY: install services tools lint typecheck test test-unit demo
+.PHONY: install services tools lint typecheck test test-unit demo chart-check up down bench
 
 $(UV):
 	python3 -m venv $(CURDIR)/.tools/uv
@@ -18,10 +19,10 @@ install: $(UV)
 services:
 	bash scripts/ensure-services.sh
 
-# Tools outside PyPI: helm (for the chart checks).
-tools: $(HELM)
-$(HELM):
-	bash scripts/install-helm.sh
+# Tools outside PyPI: helm and kubectl (its kustomize), for the chart checks.
+tools: $(HELM) $(KUBECTL)
+$(HELM) $(KUBECTL):
+	bash scripts/install-k8s-tools.sh
 
 lint: install
 	$(UV) run --locked ruff check $(PY_PATHS)
@@ -30,9 +31,14 @@ lint: install
 typecheck: install
 	$(UV) run --locked mypy $(PY_PATHS)
 
-# The README's test command: lint, type check, every test layer.
-test: lint typecheck tools services
-	$(UV) run --locked pytest
+# Offline checks of the Helm chart, k8s/, skaffold.yaml and the Dockerfile (helm lint --strict,
+# helm template, kubernetes-validate --strict, yamllint, assertions on the rendered YAML).
+chart-check: install tools
+	$(UV) run --locked pytest tests/unit/chart -q
+
+# The README's test command: lint, type check, the chart checks, every test layer.
+test: lint typecheck chart-check services
+	$(UV) run --locked pytest --ignore=tests/unit/chart
 
 # Fast feedback while coding: unit tests only.
 test-unit: install
@@ -42,3 +48,16 @@ test-unit: install
 # simulator in one process; intake on http://127.0.0.1:8080 (Ctrl-C stops it).
 demo: install
 	$(UV) run --locked kprgw demo
+
+# Every service and the simulator as separate processes on the local RabbitMQ and Redis
+# (state and logs in .run/); `make down` drains and stops them and removes their queues.
+up: install services
+	$(UV) run --locked kprgw local up
+
+down: $(UV)
+	$(UV) run --locked kprgw local down
+
+# Throughput and latency figures (printed, and written to bench/results/latest.json;
+# never asserted in tests).
+bench: install services
+	$(UV) run --locked python -m bench

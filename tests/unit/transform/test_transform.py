@@ -307,3 +307,21 @@ async def test_an_event_under_the_number_valid_before_a_reform_is_batched_apart(
         for m in ipls
     )
     assert numbers == ["1601", "5001"]
+
+
+async def test_a_full_prefetch_flushes_without_waiting_for_max_age(world: DemoWorld) -> None:
+    """Single-event chunks: once every delivery the bus allows is waiting, the batch goes."""
+    harness = Harness(world, max_events=1000)
+    harness.transform._batcher._max_age = 3600
+    harness.transform._batcher._max_waiting = 3
+    await harness.start()
+    try:
+        for _ in range(3):
+            chunk = await harness.chunk("bergen", harness.events(1))
+            await harness.upstream.publish(EVENTS, chunk.to_body(), message_id=str(chunk.chunk_id))
+        async with asyncio.timeout(5):
+            await harness.broker.wait_settled()
+    finally:
+        await harness.stop()
+    [ipl] = [m for m in harness.built if m.msg_type == "KPR_IPL"]
+    assert len(ipl.event_ids) == 3

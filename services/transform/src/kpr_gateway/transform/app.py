@@ -89,7 +89,10 @@ class Transform:
         self._limits = limits
         self._clock = clock
         self._batcher = Batcher(
-            self._flush, max_events=limits.max_events, max_age=limits.max_age_seconds
+            self._flush,
+            max_events=limits.max_events,
+            max_age=limits.max_age_seconds,
+            max_waiting=limits.prefetch,
         )
         self._events = metrics.counter(
             "events", "Events handled, by tenant and outcome.", ("tenant", "outcome")

@@ -40,10 +40,17 @@ Flush = Callable[[BatchKey, Sequence[PendingEvent]], Awaitable[None]]
 
 
 class Batcher:
-    def __init__(self, flush: Flush, *, max_events: int, max_age: float) -> None:
+    def __init__(
+        self, flush: Flush, *, max_events: int, max_age: float, max_waiting: int | None = None
+    ) -> None:
+        """``max_waiting``: flush at once when this many ``add`` calls wait (the bus's
+        prefetch): no more deliveries can arrive to fill the batch, so waiting for max age
+        would only stall the queue."""
         self._flush = flush
         self._max_events = max_events
         self._max_age = max_age
+        self._max_waiting = max_waiting
+        self._waiting = 0
         self._pending: dict[BatchKey, list[PendingEvent]] = {}
         self._timers: dict[BatchKey, asyncio.Task[None]] = {}
         self._locks: dict[BatchKey, asyncio.Lock] = {}
@@ -63,7 +70,14 @@ class Batcher:
             pending = self._pending.setdefault(key, [])
         if pending and key not in self._timers:
             self._timers[key] = asyncio.create_task(self._flush_when_old(key))
-        await asyncio.gather(*(item.done for item in items))
+        self._waiting += 1
+        try:
+            if self._max_waiting is not None and self._waiting >= self._max_waiting:
+                for full in [k for k, v in self._pending.items() if v]:
+                    self._start_flush(full, self._take(full))
+            await asyncio.gather(*(item.done for item in items))
+        finally:
+            self._waiting -= 1
 
     async def flush(self, tenant_id: str | None = None) -> None:
         """Flush now (the operator's flush, and shutdown): one tenant or all."""

@@ -16,5 +16,10 @@ class TransformSettings(ServiceSettings):
         default=2.0, gt=0, description="Flush a tenant's pending events after this long."
     )
     prefetch: int = Field(
-        default=64, ge=1, description="Chunks in flight; at least one batch's worth of chunks."
+        default=256,
+        ge=1,
+        description=(
+            "Chunks in flight. A chunk is acknowledged once its batch is sent, so when all of "
+            "them wait the pending batches are flushed at once rather than at max age."
+        ),
     )
