@@ -29,7 +29,8 @@ from kpr_gateway.pipeline import (
     RabbitBus,
 )
 from kpr_gateway.pipeline.contracts import ReceiptNotice
-from kpr_gateway.receipts.app import Receipts, ReceiptsOptions, load_keys
+from kpr_gateway.receipts.app import Receipts, ReceiptsOptions, load_decryption_keys
+from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import Tenant
 from tests.integration.pipeline.conftest import get_one
@@ -80,7 +81,8 @@ async def running(tmp_path: Path, pki: DevPki) -> AsyncIterator[Running]:
     transport = RecordingTransport(nhn)
     receipts = Receipts(
         tenants=tenants,
-        keys=load_keys(tenants),
+        decryption=load_decryption_keys(tenants),
+        receivers=ReceiverDirectory(),
         ledger=ledger,
         bus=bus,
         nhn=transport,

@@ -12,9 +12,10 @@ from kpr_gateway.dispatch.settings import DEFAULT_MESSAGE_TTL_MS, DispatchSettin
 from kpr_gateway.ledger import Ledger, MessageState
 from kpr_gateway.nhn import CMS_CONTENT_TYPE, InMemoryNhnBroker, InMemoryNhnTransport
 from kpr_gateway.pipeline import OUTBOX, MemoryBus
+from kpr_gateway.runtime.receivers import ReceiverStartupError
 from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
-from kpr_gateway.tenancy import Tenant, TenantFileError, TenantsFile
+from kpr_gateway.tenancy import Tenant, TenantsFile
 from tests.unit.dispatch.conftest import StartDispatch
 from tests.unit.dispatch.transports import StallingTransport
 from tests.unit.envelope.world import (
@@ -240,7 +241,7 @@ def test_build_needs_a_transport(
         build(context, settings)
 
 
-def test_a_tenant_without_a_receiver_stops_the_start_up(
+async def test_a_tenant_without_a_receiver_stops_the_start_up(
     dev_pki: DevPki, tmp_path: Path, ledger: Ledger, settings: DispatchSettings
 ) -> None:
     tenants = write_tenants(dev_pki, tmp_path, [bergen_entry(receiver=False)])
@@ -251,5 +252,10 @@ def test_a_tenant_without_a_receiver_stops_the_start_up(
         bus=MemoryBus(service_name="dispatch"),
         nhn=InMemoryNhnTransport(InMemoryNhnBroker()),
     )
-    with pytest.raises(TenantFileError, match="tenant bergen: receiver_override"):
-        build(context, settings)
+    dispatch = build(context, settings)
+    with pytest.raises(
+        ReceiverStartupError,
+        match="tenant bergen: the receiver's async queue cannot be resolved: no "
+        "receiver_override and no Address Registry configured",
+    ):
+        await dispatch.start()

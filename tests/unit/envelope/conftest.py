@@ -88,7 +88,9 @@ async def start_envelope(
             component: Component = build(context, settings)
         else:
             component = Envelope(
+                tenants=tenants,
                 sealing=load_sealing(tenants),
+                receivers=context.receivers,
                 ledger=ledger,
                 bus=bus,
                 metrics=context.metrics,

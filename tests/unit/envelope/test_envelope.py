@@ -12,6 +12,7 @@ from kpr_gateway.envelope.app import build
 from kpr_gateway.envelope.settings import EnvelopeSettings
 from kpr_gateway.ledger import Ledger, MessageState
 from kpr_gateway.pipeline import MESSAGES, MemoryBus
+from kpr_gateway.runtime.receivers import ReceiverStartupError
 from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.security.errors import WrongRecipientError
@@ -170,26 +171,32 @@ def test_a_tenant_without_certificates_stops_the_start_up(
         build(context, settings)
 
 
-def test_a_tenant_without_receiver_certificates_stops_the_start_up(
+async def test_a_tenant_without_a_receiver_stops_the_start_up(
     dev_pki: DevPki, tmp_path: Path, ledger: Ledger, settings: EnvelopeSettings
 ) -> None:
     tenants = write_tenants(dev_pki, tmp_path, [bergen_entry(receiver=False)])
     context = service_context(
         "envelope", tenants=tenants, ledger=ledger, bus=MemoryBus(service_name="envelope")
     )
-    with pytest.raises(TenantFileError, match="tenant bergen: receiver_override"):
-        build(context, settings)
+    envelope = build(context, settings)
+    with pytest.raises(
+        ReceiverStartupError,
+        match="tenant bergen: the receiver's encryption certificate cannot be resolved: no "
+        "receiver_override and no Address Registry configured",
+    ):
+        await envelope.start()
 
 
-def test_start_up_warns_of_certificates_that_expire_soon(
+async def test_start_up_warns_of_certificates_that_expire_soon(
     tenants: TenantsFile, ledger: Ledger, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = EnvelopeSettings(tenants_file=tmp_path / "tenants.yaml", expiry_warning_days=400)
     context = service_context(
         "envelope", tenants=tenants, ledger=ledger, bus=MemoryBus(service_name="envelope")
     )
+    envelope = build(context, settings)
     with caplog.at_level(logging.WARNING, logger="kpr_gateway.envelope.app"):
-        build(context, settings)
+        await envelope.start()
     warned = sorted(r.getMessage() for r in caplog.records)
     assert len(warned) == 2
     assert re.fullmatch(
@@ -198,7 +205,7 @@ def test_start_up_warns_of_certificates_that_expire_soon(
     assert re.fullmatch(r"tenant bergen: signing certificate expires in 36[45] days", warned[1])
 
 
-def test_start_up_is_quiet_when_certificates_are_far_from_expiry(
+async def test_start_up_is_quiet_when_certificates_are_far_from_expiry(
     tenants: TenantsFile,
     ledger: Ledger,
     settings: EnvelopeSettings,
@@ -207,6 +214,7 @@ def test_start_up_is_quiet_when_certificates_are_far_from_expiry(
     context = service_context(
         "envelope", tenants=tenants, ledger=ledger, bus=MemoryBus(service_name="envelope")
     )
+    envelope = build(context, settings)
     with caplog.at_level(logging.WARNING, logger="kpr_gateway.envelope.app"):
-        build(context, settings)
+        await envelope.start()
     assert caplog.records == []

@@ -20,6 +20,7 @@ from kpr_gateway.nhn import NhnTransport
 from kpr_gateway.observability import GracefulShutdown, ServiceMetrics, readiness_checks
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import BuiltMessage, MsgType, SealedMessage
+from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.runtime import ServiceContext
 from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
@@ -149,8 +150,10 @@ def service_context(
     ledger: Ledger,
     bus: Bus,
     nhn: NhnTransport | None = None,
+    receivers: ReceiverDirectory | None = None,
 ) -> ServiceContext:
-    """What the runtime hands a service's ``build``, with the parts a test chose."""
+    """What the runtime hands a service's ``build``, with the parts a test chose (receivers:
+    overrides only unless given)."""
     return ServiceContext(
         name=name,
         tenants=tenants,
@@ -160,4 +163,5 @@ def service_context(
         readiness=readiness_checks({}),
         drain=GracefulShutdown(),
         nhn=nhn,
+        receivers=receivers or ReceiverDirectory(),
     )

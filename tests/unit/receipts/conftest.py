@@ -19,7 +19,8 @@ from kpr_gateway.nhn import InMemoryNhnBroker, NhnMessage
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import RECEIPTS, Delivery, MemoryBroker, MemoryBus, ParkedMessage
 from kpr_gateway.pipeline.contracts import ReceiptNotice
-from kpr_gateway.receipts.app import Receipts, ReceiptsOptions, load_keys
+from kpr_gateway.receipts.app import Receipts, ReceiptsOptions, load_decryption_keys
+from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import Tenant, TenantsFile
 from tests.unit.receipts.world import (
@@ -124,7 +125,8 @@ async def harness(
     metrics = ServiceMetrics("receipts", registry=None)
     receipts = Receipts(
         tenants=tenants,
-        keys=load_keys(tenants),
+        decryption=load_decryption_keys(tenants),
+        receivers=ReceiverDirectory(),
         ledger=ledger,
         bus=bus,
         nhn=transport,

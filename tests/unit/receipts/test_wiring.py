@@ -21,6 +21,7 @@ from kpr_gateway.receipts.app import SERVICE_NAME, build
 from kpr_gateway.receipts.errors import NoTransportError
 from kpr_gateway.receipts.settings import ReceiptsSettings
 from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.runtime.receivers import ReceiverStartupError
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import TenantFileError, TenantsFile, load_tenants
 from tests.unit.receipts.world import (
@@ -103,7 +104,7 @@ def test_build_needs_an_nhn_transport(tmp_path: Path, receipts_pki: DevPki) -> N
         build(context(tenants, nhn=None), ReceiptsSettings(tenants_file=tmp_path / "t.yaml"))
 
 
-def test_build_refuses_a_tenant_without_the_receivers_certificates(
+async def test_start_refuses_a_tenant_without_the_receivers_certificates(
     tmp_path: Path, receipts_pki: DevPki
 ) -> None:
     path = write_tenants(tmp_path, receipts_pki)
@@ -111,8 +112,29 @@ def test_build_refuses_a_tenant_without_the_receivers_certificates(
     del document["tenants"][0]["receiver_override"]
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     transport = RecordingTransport(InMemoryNhnBroker())
+    receipts = build(
+        context(load_tenants(path), nhn=transport), ReceiptsSettings(tenants_file=path)
+    )
 
-    with pytest.raises(TenantFileError, match="receiver_override"):
+    with pytest.raises(
+        ReceiverStartupError,
+        match="tenant bergen: the receiver's signing certificate cannot be resolved: no "
+        "receiver_override",
+    ):
+        await receipts.start()
+    await receipts.close()
+
+
+def test_build_refuses_a_tenant_without_its_own_certificates(
+    tmp_path: Path, receipts_pki: DevPki
+) -> None:
+    path = write_tenants(tmp_path, receipts_pki)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del document["tenants"][0]["certificates"]
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    transport = RecordingTransport(InMemoryNhnBroker())
+
+    with pytest.raises(TenantFileError, match="tenant bergen: certificates are not configured"):
         build(context(load_tenants(path), nhn=transport), ReceiptsSettings(tenants_file=path))
 
 

@@ -28,7 +28,13 @@ from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.pipeline import MemoryBroker, MemoryBus
 from kpr_gateway.receipts.app import build as build_receipts
 from kpr_gateway.receipts.settings import ReceiptsSettings
-from kpr_gateway.runtime import Component, ServiceContext, ServiceSettings, WorkSource
+from kpr_gateway.runtime import (
+    Component,
+    ReceiverDirectory,
+    ServiceContext,
+    ServiceSettings,
+    WorkSource,
+)
 from kpr_gateway.tenancy import TenantsFile, load_tenants
 from kpr_gateway.transform.app import build as build_transform
 from kpr_gateway.transform.settings import TransformSettings
@@ -57,6 +63,8 @@ class EmbeddedGateway:
         self.bus_broker = MemoryBroker()
         self.nhn_broker = InMemoryNhnBroker()
         self.drain = GracefulShutdown()
+        # The demo's tenants carry receiver_override (the simulator's KPR certificates).
+        self.receivers = ReceiverDirectory()
         self._host = host
         self._port = port
         tenants_file = world.tenants_file
@@ -102,6 +110,7 @@ class EmbeddedGateway:
                 readiness=readiness_checks(checks),
                 drain=self.drain,
                 nhn=transport,
+                receivers=self.receivers,
             )
             component = service.build(context, service.settings)
             component.register()

@@ -141,6 +141,20 @@ class CachedRegistry:
         except RedisError as exc:
             _log.warning("registry cache: invalidating HER-id %s failed: %s", number, _name(exc))
 
+    async def mark_stale(self, her_id: str | int) -> None:
+        """Have the next lookups for ``her_id`` ask the registry again, keeping the answers.
+
+        Unlike ``invalidate``, the stale answers stay for the outage fallback: when a
+        certificate from here fails (an AppRec's signer is not the one cached), the registry is
+        asked at once, and if it is down the caller gets the same answer as before rather
+        than none.
+        """
+        number = canonical_her_id(her_id)
+        if number is None:
+            return
+        for entry in Entry:
+            await self._postpone(self.key(entry, number), 0.0, number)
+
     async def _lookup(
         self,
         entry: Entry,

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from cryptography import x509
 
+from kpr_gateway.registry.cache import CachedRegistry
 from kpr_gateway.registry.errors import ReceiverUnresolvedError
 from kpr_gateway.registry.interface import AddressRegistry
 from kpr_gateway.registry.party import CommunicationParty
@@ -142,6 +143,17 @@ class ReceiverDirectory:
             configured_async or registered_async or tenant.async_queue,
             configured_error or registered_error or tenant.error_queue,
         )
+
+    async def refresh_receiver(self, tenant: Tenant) -> None:
+        """Have the next lookups of the tenant's receiver ask the registry, not the cache.
+
+        For a certificate from the registry that failed (an AppRec's signer is not the one
+        held, a receiver certificate expired): KPR may have a new one. The cached answers are
+        marked stale rather than deleted, so during a registry outage the lookups still answer
+        (with the old certificate). Nothing to do with an override, or without a cache.
+        """
+        if tenant.receiver_override is None and isinstance(self._registry, CachedRegistry):
+            await self._registry.mark_stale(receiver_her_id(tenant))
 
     def _need_registry(self, tenant: Tenant) -> AddressRegistry:
         if self._registry is None:

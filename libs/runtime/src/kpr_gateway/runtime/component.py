@@ -14,6 +14,7 @@ from kpr_gateway.nhn import NhnTransport
 from kpr_gateway.observability.health import DrainState, Readiness
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline.bus import Bus
+from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.tenancy import TenantsFile
 
 
@@ -29,7 +30,15 @@ class ServiceContext:
     readiness: Readiness
     drain: DrainState
     nhn: NhnTransport | None = None
+    receivers: ReceiverDirectory = field(default_factory=ReceiverDirectory)
+    """Where each tenant's KPR receiver is looked up: its ``receiver_override``, else the
+    Address Registry when one is configured (the default: overrides only)."""
     extra_checks: Mapping[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+
+
+class StartupError(Exception):
+    """A component cannot start (a tenant's receiver cannot be resolved, say): the service
+    ends with exit code 2 and this text, which names the tenant and what is missing."""
 
 
 class WorkSource(StrEnum):
@@ -48,7 +57,8 @@ class Component(Protocol):
         """Subscribe handlers on the bus (and NHN transport), before anything starts."""
 
     async def start(self) -> None:
-        """Start own background work (after the bus and transport have started)."""
+        """Start own background work (after the bus and transport have started); a
+        ``StartupError`` here stops the service with its reason."""
 
     async def close(self) -> None:
         """Finish own pending work; called after the bus stopped delivering."""

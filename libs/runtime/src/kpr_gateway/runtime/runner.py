@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
 from pydantic import ValidationError
@@ -23,7 +23,13 @@ from kpr_gateway.observability import (
     setup_tracing,
 )
 from kpr_gateway.pipeline import RabbitBus
-from kpr_gateway.runtime.component import Component, ServiceContext, WorkSource
+from kpr_gateway.registry import AddressRegistryClient, ReceiverDirectory
+from kpr_gateway.runtime.component import Component, ServiceContext, StartupError, WorkSource
+from kpr_gateway.runtime.registry import (
+    RegistryServiceSettings,
+    receiver_directory,
+    registry_client,
+)
 from kpr_gateway.runtime.settings import ServiceSettings
 from kpr_gateway.tenancy import TenancyError, load_tenants
 
@@ -40,12 +46,17 @@ async def serve(
     *,
     nhn: Callable[[], NhnTransport] | None = None,
 ) -> None:
-    """Run one service until SIGTERM/SIGINT, then drain and return."""
+    """Run one service until SIGTERM/SIGINT, then drain and return.
+
+    With ``RegistryServiceSettings`` the context's receiver directory uses the Address
+    Registry when ``registry_url`` is set (cached in the service's Redis); else overrides only.
+    """
     setup_logging(name, settings.log_level, settings.log_json)
     provider = setup_tracing(name, console=settings.traces_console)
     tenants = load_tenants(settings.tenants_file)
     redis = Redis.from_url(settings.redis_url)
     ledger = Ledger(redis, keys=KeySpace(settings.key_prefix))
+    registry, receivers = _receivers(name, settings, redis)
     bus = RabbitBus(
         settings.rabbitmq_url,
         service_name=name,
@@ -67,30 +78,64 @@ async def serve(
         readiness=readiness_checks(checks),
         drain=shutdown,
         nhn=transport,
+        receivers=receivers,
     )
-    component = build(context)
-    component.register()
-    await bus.start()
-    if transport is not None:
-        await transport.start()
-    await component.start()
-    app = component.http_app() or health_app(
-        context.readiness, context.metrics.registry, shutdown=shutdown
-    )
-    server = HealthServer(app, settings.http_host, settings.http_port)
-    await server.start()
-    _log.info("%s started on port %d", name, server.port)
     try:
-        await shutdown.wait()
-        _log.info("%s draining", name)
-        await _stop_inputs_first(component, server, bus, transport, settings.drain_seconds)
-        await component.close()
+        component = build(context)
+        component.register()
+        await _start(component, bus, transport)
+        app = component.http_app() or health_app(
+            context.readiness, context.metrics.registry, shutdown=shutdown
+        )
+        server = HealthServer(app, settings.http_host, settings.http_port)
+        await server.start()
+        _log.info("%s started on port %d", name, server.port)
+        try:
+            await shutdown.wait()
+            _log.info("%s draining", name)
+            await _stop_inputs_first(component, server, bus, transport, settings.drain_seconds)
+            await component.close()
+        finally:
+            await server.stop()
     finally:
-        await server.stop()
         await redis.aclose()
+        if registry is not None:
+            await registry.aclose()
         await asyncio.to_thread(provider.shutdown)
         shutdown.uninstall()
     _log.info("%s stopped", name)
+
+
+def _receivers(
+    name: str, settings: ServiceSettings, redis: Redis
+) -> tuple[AddressRegistryClient | None, ReceiverDirectory]:
+    if not isinstance(settings, RegistryServiceSettings):
+        return None, ReceiverDirectory()
+    client = registry_client(name, settings)
+    if client is None:
+        _log.info("receivers: from each tenant's receiver_override (no Address Registry set)")
+    else:
+        _log.info("receivers: receiver_override where set, else the Address Registry")
+    return client, receiver_directory(settings, redis, client)
+
+
+async def _start(component: Component, bus: RabbitBus, transport: NhnTransport | None) -> None:
+    """Start the inputs, then the component; if anything fails, stop what was started."""
+    started: list[Callable[[], Awaitable[None]]] = []
+    try:
+        await bus.start()
+        started.append(bus.stop)
+        if transport is not None:
+            await transport.start()
+            started.append(transport.stop)
+        await component.start()
+    except BaseException:
+        for stop in reversed(started):
+            try:
+                await stop()
+            except Exception:  # the start-up error is the one to report
+                _log.exception("stopping after a failed start-up failed")
+        raise
 
 
 async def _stop_inputs_first(
@@ -129,7 +174,7 @@ def run_service(
     transport = (lambda: nhn(settings)) if nhn is not None else None
     try:
         asyncio.run(serve(name, settings, lambda context: build(context, settings), nhn=transport))
-    except TenancyError as exc:
+    except (TenancyError, StartupError) as exc:
         _exit(name, str(exc))
 
 

@@ -2,6 +2,10 @@
 NHN's Tjenestebuss with the wire profile (DESIGN.md section 5), and moves the message to
 ``dispatched`` once the broker has settled it.
 
+The receiver's queue is resolved per tenant in ``start`` (``receiver_override``, else the
+Address Registry); deliveries that arrive meanwhile wait, and a tenant that cannot be
+resolved stops the start-up.
+
 Crash safety: a message the ledger already has at ``dispatched`` or beyond is skipped. Every
 send is noted in the ledger first, with its AMQP message-id, so a resend after a crash
 between the send and the ledger step shows up in the message's history (and a transport
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,7 +31,7 @@ from kpr_gateway.dispatch.errors import (
     SendFailedError,
     UnknownTenantError,
 )
-from kpr_gateway.dispatch.routes import TenantRoute, load_routes
+from kpr_gateway.dispatch.routes import TenantRoute, resolve_routes
 from kpr_gateway.dispatch.settings import DispatchSettings
 from kpr_gateway.ledger import Ledger, LedgerUnavailableError, MessageState, UnknownMessageError
 from kpr_gateway.ledger.states import MESSAGE_RANK
@@ -38,7 +42,9 @@ from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
-from kpr_gateway.runtime import ServiceContext, WorkSource
+from kpr_gateway.registry import ReceiverDirectory
+from kpr_gateway.runtime import ServiceContext, StartGate, WorkSource
+from kpr_gateway.tenancy import TenantsFile
 
 SERVICE_NAME = "dispatch"
 _log = logging.getLogger(__name__)
@@ -62,7 +68,8 @@ class Dispatch:
     def __init__(
         self,
         *,
-        routes: Mapping[str, TenantRoute],
+        tenants: TenantsFile,
+        receivers: ReceiverDirectory,
         ledger: Ledger,
         bus: Bus,
         nhn: NhnTransport,
@@ -70,7 +77,10 @@ class Dispatch:
         policy: SendPolicy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._routes = dict(routes)
+        self._tenants = tenants
+        self._receivers = receivers
+        self._routes: dict[str, TenantRoute] = {}
+        self._started = StartGate()
         self._ledger = ledger
         self._bus = bus
         self._nhn = nhn
@@ -95,7 +105,12 @@ class Dispatch:
         self._bus.subscribe(queues.OUTBOX, self.handle_sealed, prefetch=self._policy.prefetch)
 
     async def start(self) -> None:
-        """Nothing of its own to start: the runtime starts the bus and the NHN transport."""
+        """Resolves every tenant's route (the runtime has started the bus and the NHN
+        transport); a tenant that cannot be resolved stops the start-up."""
+        await self._started.run(self._resolve_routes)
+
+    async def _resolve_routes(self) -> None:
+        self._routes = await resolve_routes(self._tenants, self._receivers)
 
     async def close(self) -> None:
         """Nothing pending of its own: every send finishes inside its handler."""
@@ -107,6 +122,7 @@ class Dispatch:
         sealed = SealedMessage.from_body(delivery.body)
         tenant_id, msg_id = sealed.tenant_id, str(sealed.msg_id)
         trace.get_current_span().set_attributes({"kprgw.tenant": tenant_id, "kprgw.msg_id": msg_id})
+        await self._started.wait()
         route = self._routes.get(tenant_id)
         if route is None:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
@@ -206,11 +222,12 @@ def _check_addressing(route: TenantRoute, sealed: SealedMessage) -> None:
 
 
 def build(context: ServiceContext, settings: DispatchSettings) -> Dispatch:
-    """Works out every tenant's route now: a tenant without a receiver stops the start-up."""
+    """The routes are resolved by ``start``: a tenant without a receiver stops the start-up."""
     if context.nhn is None:
         raise NoTransportError("dispatch needs an NHN transport in its service context")
     return Dispatch(
-        routes=load_routes(context.tenants),
+        tenants=context.tenants,
+        receivers=context.receivers,
         ledger=context.ledger,
         bus=context.bus,
         nhn=context.nhn,

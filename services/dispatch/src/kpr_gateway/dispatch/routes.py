@@ -1,17 +1,20 @@
-"""Where each tenant's KPR messages go on the Tjenestebuss, worked out once at start-up.
+"""Where each tenant's KPR messages go on the Tjenestebuss, resolved once at start-up.
 
-The receiver's async queue comes from the receiver certificates (the static override until
-the Address Registry is used); replies come back to the tenant's own async queue. A tenant
-whose receiver cannot be loaded stops the start-up with the tenant named.
+The receiver's async queue comes from the receiver directory (the tenant's
+``receiver_override``, else the Address Registry's ``E_SB_ASYNC`` address of the KPR
+receiver); replies come back to the tenant's own async queue, where receipts listens. A
+tenant whose receiver cannot be resolved stops the start-up with the tenant named.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver
-from kpr_gateway.tenancy.credentials import load_receiver_certificates
+from kpr_gateway.registry import ReceiverDirectory, receiver_her_id
+from kpr_gateway.runtime.receivers import resolve_each
+from kpr_gateway.tenancy import Tenant, TenantsFile
+
+WHAT = "the receiver's async queue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,23 +28,21 @@ class TenantRoute:
     to_her_id: str
 
 
-def receiver_her_id(tenant: Tenant) -> str:
-    """The level-2 HER-id of the KPR receiver in the tenant's environment."""
-    receiver = kpr_receiver(tenant.environment)
-    return receiver.service.her_id if receiver.service is not None else receiver.her_id
-
-
-def load_route(tenant: Tenant, *, now: datetime | None = None) -> TenantRoute:
-    """Raises ``TenantFileError`` naming the tenant when its receiver is not configured."""
-    receiver = load_receiver_certificates(tenant, now=now)
+async def resolve_route(tenant: Tenant, receivers: ReceiverDirectory) -> TenantRoute:
+    """Raises ``RegistryError`` when the receiver's queue cannot be resolved."""
     return TenantRoute(
         tenant_id=tenant.id,
-        to_queue=receiver.async_queue,
+        to_queue=await receivers.receiver_async_queue(tenant),
         reply_to=tenant.async_queue,
         from_her_id=tenant.communication_party.her_id,
         to_her_id=receiver_her_id(tenant),
     )
 
 
-def load_routes(tenants: TenantsFile, *, now: datetime | None = None) -> dict[str, TenantRoute]:
-    return {tenant.id: load_route(tenant, now=now) for tenant in tenants.tenants}
+async def resolve_routes(
+    tenants: TenantsFile, receivers: ReceiverDirectory
+) -> dict[str, TenantRoute]:
+    """Every tenant's route; the first that cannot be resolved raises ``ReceiverStartupError``."""
+    return await resolve_each(
+        tenants.tenants, WHAT, lambda tenant: resolve_route(tenant, receivers)
+    )

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kpr_gateway.runtime.nhn import NhnServiceSettings
+from kpr_gateway.runtime.registry import RegistryServiceSettings
 
 DEFAULT_MESSAGE_TTL_MS = int(timedelta(days=4).total_seconds() * 1000)
 """Four days, as NHN's reference client (Helsenorge.Messaging) configures asynchronous
@@ -15,7 +16,7 @@ messages: it outlasts a long weekend of receiver downtime; after that the messag
 the bus instead of arriving stale (the ledger shows it overdue long before)."""
 
 
-class DispatchSettings(NhnServiceSettings):
+class DispatchSettings(NhnServiceSettings, RegistryServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KPRGW_DISPATCH_", extra="ignore")
 
     prefetch: int = Field(default=16, ge=1, description="Sends in flight at once.")

@@ -2,6 +2,12 @@
 with the tenant's signing credential for the KPR receiver's encryption certificate,
 publishes it to ``outbox`` and moves the message to ``enveloped`` in the ledger.
 
+The signing credentials are loaded by ``build``; the receiver's encryption certificate is
+resolved per tenant in ``start`` (``receiver_override``, else the Address Registry), and a
+tenant that cannot be resolved stops the start-up. It is not looked up per message: when it
+is no longer fit to seal with (expired, say) and came from the registry, it is looked up
+once more (KPR may have a new one) before the message is parked.
+
 Crash safety: a message the ledger already has at ``enveloped`` or beyond is skipped; a
 crash between the publish and the ledger step publishes a second sealed copy, which
 dispatch skips once the first is dispatched.
@@ -25,8 +31,10 @@ from kpr_gateway.envelope.errors import (
     UnknownTenantError,
 )
 from kpr_gateway.envelope.sealing import (
+    RECEIVER_ENCRYPTION,
+    SIGNING,
+    NamedCertificate,
     TenantSealing,
-    certificates_of,
     expiring,
     load_sealing,
 )
@@ -39,10 +47,17 @@ from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import BuiltMessage, SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
-from kpr_gateway.runtime import ServiceContext, WorkSource
+from kpr_gateway.registry import ReceiverDirectory
+from kpr_gateway.runtime import ServiceContext, StartGate, WorkSource
+from kpr_gateway.runtime.receivers import (
+    DEFAULT_RENEW_INTERVAL_SECONDS,
+    ReceiverCertificate,
+    ResolvedCertificates,
+)
 from kpr_gateway.security import cms
-from kpr_gateway.security.certs import days_to_expiry
+from kpr_gateway.security.certs import Usage, check_certificate, days_to_expiry
 from kpr_gateway.security.errors import SecurityError
+from kpr_gateway.tenancy import TenantsFile
 
 SERVICE_NAME = "envelope"
 _log = logging.getLogger(__name__)
@@ -57,17 +72,27 @@ class Envelope:
     def __init__(
         self,
         *,
+        tenants: TenantsFile,
         sealing: Mapping[str, TenantSealing],
+        receivers: ReceiverDirectory,
         ledger: Ledger,
         bus: Bus,
         metrics: ServiceMetrics,
         prefetch: int,
+        expiry_warning_days: int = 60,
+        renew_interval_seconds: float = DEFAULT_RENEW_INTERVAL_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._tenants = tenants
         self._sealing = dict(sealing)
+        self._recipients = ResolvedCertificates(
+            receivers, ReceiverCertificate.ENCRYPTION, renew_interval_seconds=renew_interval_seconds
+        )
+        self._started = StartGate()
         self._ledger = ledger
         self._bus = bus
         self._prefetch = prefetch
+        self._expiry_warning_days = expiry_warning_days
         self._clock = clock
         self._sealed = metrics.counter("sealed", "KPR messages sealed, by tenant.", ("tenant",))
         self._skipped = metrics.counter(
@@ -78,26 +103,54 @@ class Envelope:
         self._seal_seconds = metrics.histogram(
             "seal_seconds", "Time to sign and encrypt one message.", buckets=_SEAL_BUCKETS
         )
-        days_left = metrics.gauge(
+        self._days_left = metrics.gauge(
             "certificate_days_left",
             "Days until a certificate used for sealing expires.",
             ("tenant", "certificate"),
         )
-        for entry in self._sealing.values():
-            for name, certificate in certificates_of(entry).items():
-                days_left.labels(tenant=entry.tenant_id, certificate=name).set_function(
-                    self._days_left_of(certificate)
-                )
 
-    def _days_left_of(self, certificate: x509.Certificate) -> Callable[[], float]:
-        """Read at scrape time, so the gauge counts down without anything refreshing it."""
-        return lambda: days_to_expiry(certificate, self._clock())
+    def _certificates(self) -> list[NamedCertificate]:
+        """The certificates sealing uses now: each tenant's own, and the receiver's."""
+        return [
+            *(NamedCertificate(t, SIGNING, s.signer.certificate) for t, s in self._sealing.items()),
+            *(NamedCertificate(t, RECEIVER_ENCRYPTION, c) for t, c in self._recipients.items()),
+        ]
+
+    def _days_left_of(self, tenant_id: str, name: str) -> Callable[[], float]:
+        """Read at scrape time, so the gauge counts down (and follows a renewed certificate)
+        without anything refreshing it."""
+
+        def days_left() -> float:
+            if name == SIGNING:
+                certificate = self._sealing[tenant_id].signer.certificate
+            else:
+                certificate = self._recipients.current(tenant_id)
+            return days_to_expiry(certificate, self._clock())
+
+        return days_left
 
     def register(self) -> None:
         self._bus.subscribe(queues.MESSAGES, self.handle_message, prefetch=self._prefetch)
 
     async def start(self) -> None:
-        """Nothing of its own to start: the work arrives on ``messages``."""
+        """Resolves every tenant's receiver encryption certificate; deliveries that arrive
+        meanwhile wait. A tenant that cannot be resolved stops the start-up."""
+        await self._started.run(self._resolve_receivers)
+
+    async def _resolve_receivers(self) -> None:
+        await self._recipients.resolve(self._tenants.tenants)
+        certificates = self._certificates()
+        for entry in certificates:
+            self._days_left.labels(tenant=entry.tenant_id, certificate=entry.name).set_function(
+                self._days_left_of(entry.tenant_id, entry.name)
+            )
+        for soon in expiring(certificates, within_days=self._expiry_warning_days):
+            _log.warning(
+                "tenant %s: %s certificate expires in %d days",
+                soon.tenant_id,
+                soon.certificate,
+                soon.days_left,
+            )
 
     async def close(self) -> None:
         """Nothing pending of its own: every delivery finishes inside its handler."""
@@ -109,6 +162,7 @@ class Envelope:
         built = BuiltMessage.from_body(delivery.body)
         tenant_id, msg_id = built.tenant_id, str(built.msg_id)
         trace.get_current_span().set_attributes({"kprgw.tenant": tenant_id, "kprgw.msg_id": msg_id})
+        await self._started.wait()
         sealing = self._sealing.get(tenant_id)
         if sealing is None:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
@@ -148,11 +202,13 @@ class Envelope:
         with _tracer.start_as_current_span(
             "seal", attributes={"kprgw.tenant": sealing.tenant_id, "kprgw.msg_id": msg_id}
         ):
+            now = self._clock()
+            recipient = await self._recipient(sealing.tenant_id, now)
             started = time.perf_counter()
             try:
                 # CPU work off the event loop, so deliveries and heartbeats keep flowing.
                 sealed = await asyncio.to_thread(
-                    cms.seal, document, sealing.signer, sealing.recipient, now=self._clock()
+                    cms.seal, document, sealing.signer, recipient, now=now
                 )
             except SecurityError as exc:
                 raise SealError(
@@ -160,6 +216,18 @@ class Envelope:
                 ) from exc
             self._seal_seconds.observe(time.perf_counter() - started)
             return sealed
+
+    async def _recipient(self, tenant_id: str, now: datetime) -> x509.Certificate:
+        """The receiver's certificate; one that is no longer fit is renewed from the Address
+        Registry if it came from there (else sealing refuses it and the message is parked)."""
+        recipient = self._recipients.current(tenant_id)
+        try:
+            check_certificate(recipient, Usage.ENCRYPTION, now)
+        except SecurityError:
+            tenant = self._tenants.by_id(tenant_id)
+            renewed = await self._recipients.renew(tenant, recipient, now=now)
+            return recipient if renewed is None else renewed
+        return recipient
 
     async def _advance(self, tenant_id: str, msg_id: str) -> None:
         try:
@@ -173,19 +241,15 @@ class Envelope:
 
 
 def build(context: ServiceContext, settings: EnvelopeSettings) -> Envelope:
-    """Loads every tenant's certificates now: a tenant without them stops the start-up."""
-    sealing = load_sealing(context.tenants)
-    for soon in expiring(sealing.values(), within_days=settings.expiry_warning_days):
-        _log.warning(
-            "tenant %s: %s certificate expires in %d days",
-            soon.tenant_id,
-            soon.certificate,
-            soon.days_left,
-        )
+    """Loads every tenant's signing credential now (a tenant without one stops the start-up);
+    the receivers are resolved by ``start``."""
     return Envelope(
-        sealing=sealing,
+        tenants=context.tenants,
+        sealing=load_sealing(context.tenants),
+        receivers=context.receivers,
         ledger=context.ledger,
         bus=context.bus,
         metrics=context.metrics,
         prefetch=settings.prefetch,
+        expiry_warning_days=settings.expiry_warning_days,
     )

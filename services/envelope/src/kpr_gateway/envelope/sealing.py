@@ -1,8 +1,9 @@
-"""What envelope needs per tenant, loaded once at start-up: the signing credential, the
-receiver's encryption certificate and the two HER-ids of the NHN addressing.
+"""What envelope needs per tenant: the signing credential and the two HER-ids of the NHN
+addressing, loaded at build time, and (resolved at start-up, see ``app``) the receiver's
+encryption certificate.
 
-Loading checks every certificate (key usage, validity) so that a tenant with missing or
-unfit certificates stops the service at start-up, with the tenant and the file named,
+Loading checks the signing certificate (key usage, validity) so that a tenant with missing
+or unfit certificates stops the service at start-up, with the tenant and the file named,
 instead of parking its first message.
 """
 
@@ -14,20 +15,31 @@ from datetime import datetime
 
 from cryptography import x509
 
+from kpr_gateway.registry import receiver_her_id
 from kpr_gateway.security.certs import Credential, days_to_expiry
-from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver
-from kpr_gateway.tenancy.credentials import load_receiver_certificates, load_tenant_credentials
+from kpr_gateway.tenancy import Tenant, TenantsFile
+from kpr_gateway.tenancy.credentials import load_tenant_credentials
+
+SIGNING = "signing"
+RECEIVER_ENCRYPTION = "receiver_encryption"
 
 
 @dataclass(frozen=True)
 class TenantSealing:
     tenant_id: str
     signer: Credential = field(repr=False)
-    recipient: x509.Certificate
     from_her_id: str
     """The tenant's communication party (level 2), whose NHN queues carry KPR traffic."""
     to_her_id: str
     """The KPR receiver's level-2 HER-id for the tenant's target environment."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamedCertificate:
+    tenant_id: str
+    name: str
+    """Which one: ``signing`` (the tenant's) or ``receiver_encryption`` (KPR's)."""
+    certificate: x509.Certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +50,13 @@ class ExpiringCertificate:
     days_left: int
 
 
-def receiver_her_id(tenant: Tenant) -> str:
-    """The level-2 HER-id of the KPR receiver in the tenant's environment."""
-    receiver = kpr_receiver(tenant.environment)
-    return receiver.service.her_id if receiver.service is not None else receiver.her_id
-
-
 def load_tenant_sealing(tenant: Tenant, *, now: datetime | None = None) -> TenantSealing:
-    """Raises ``TenantFileError`` naming the tenant when a certificate is missing or unfit."""
+    """Raises ``TenantFileError`` naming the tenant when its signing certificate is missing
+    or unfit."""
     credentials = load_tenant_credentials(tenant, now=now)
-    receiver = load_receiver_certificates(tenant, now=now)
     return TenantSealing(
         tenant_id=tenant.id,
         signer=credentials.signing,
-        recipient=receiver.encryption,
         from_her_id=tenant.communication_party.her_id,
         to_her_id=receiver_her_id(tenant),
     )
@@ -62,18 +67,13 @@ def load_sealing(tenants: TenantsFile, *, now: datetime | None = None) -> dict[s
     return {tenant.id: load_tenant_sealing(tenant, now=now) for tenant in tenants.tenants}
 
 
-def certificates_of(sealing: TenantSealing) -> dict[str, x509.Certificate]:
-    return {"signing": sealing.signer.certificate, "receiver_encryption": sealing.recipient}
-
-
 def expiring(
-    sealing: Iterable[TenantSealing], *, within_days: int, now: datetime | None = None
+    certificates: Iterable[NamedCertificate], *, within_days: int, now: datetime | None = None
 ) -> list[ExpiringCertificate]:
     """The certificates that expire within ``within_days`` (DESIGN.md: warn long before)."""
     found = []
-    for entry in sealing:
-        for name, certificate in certificates_of(entry).items():
-            days = days_to_expiry(certificate, now)
-            if days < within_days:
-                found.append(ExpiringCertificate(entry.tenant_id, name, days))
+    for entry in certificates:
+        days = days_to_expiry(entry.certificate, now)
+        if days < within_days:
+            found.append(ExpiringCertificate(entry.tenant_id, entry.name, days))
     return found

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kpr_gateway.runtime import ServiceSettings
+from kpr_gateway.runtime.registry import RegistryServiceSettings
 
 
-class EnvelopeSettings(ServiceSettings):
+class EnvelopeSettings(RegistryServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KPRGW_ENVELOPE_", extra="ignore")
 
     prefetch: int = Field(

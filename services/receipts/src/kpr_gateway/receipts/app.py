@@ -8,6 +8,13 @@ it unsettled, NHN delivers it again, the ledger answers ``already closed`` with 
 receipt, and the notice is published again (consumers deduplicate on the message id, which is
 the MsgId). When the ledger or the bus is down the message is released, never dropped, and
 nothing is ever sent back on NHN (an error is never answered with an error).
+
+The receiver's signing certificate (the expected signer of AppRecs) is resolved per tenant in
+``start`` (``receiver_override``, else the Address Registry); NHN messages that arrive
+meanwhile wait, and a tenant that cannot be resolved stops the start-up. When an AppRec's
+signature fails against a certificate from the registry, the registry is asked once more
+(its cache entry marked stale) before the message is parked, so a rotation of KPR's
+certificate is picked up without a restart.
 """
 
 from __future__ import annotations
@@ -16,16 +23,18 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
+from cryptography import x509
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from kpr_gateway.ledger import Ledger, LedgerError, MessageRecord, ReceiptMatch, ReceiptOutcome
+from kpr_gateway.messages.apprec import AppRec
 from kpr_gateway.nhn import NhnDelivery, NhnMessage, NhnTransport
 from kpr_gateway.observability.metrics import HandlerOutcome, ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id
@@ -43,6 +52,7 @@ from kpr_gateway.receipts.errors import (
     ReplayedAppRecError,
     UnmatchedAppRecError,
     UnmatchedTransportError,
+    UnopenableMessageError,
 )
 from kpr_gateway.receipts.overdue import OverdueSweep
 from kpr_gateway.receipts.parking import parked_headers
@@ -56,9 +66,17 @@ from kpr_gateway.receipts.reading import (
     transport_error_outcome,
 )
 from kpr_gateway.receipts.settings import ReceiptsSettings
-from kpr_gateway.runtime import ServiceContext, WorkSource
+from kpr_gateway.registry import ReceiverDirectory
+from kpr_gateway.runtime import NotStartedError, ServiceContext, StartGate, WorkSource
+from kpr_gateway.runtime.receivers import (
+    DEFAULT_RENEW_INTERVAL_SECONDS,
+    ReceiverCertificate,
+    ResolvedCertificates,
+)
+from kpr_gateway.security.certs import Credential
+from kpr_gateway.security.errors import BadSignatureError, UnexpectedSignerError
 from kpr_gateway.tenancy import TenantsFile
-from kpr_gateway.tenancy.credentials import load_receiver_certificates, load_tenant_credentials
+from kpr_gateway.tenancy.credentials import load_tenant_credentials
 
 SERVICE_NAME = "receipts"
 NHN_SYSTEM = "nhn"
@@ -66,6 +84,9 @@ TRACER_NAME = "kpr_gateway.receipts"
 _log = logging.getLogger(__name__)
 _propagator = TraceContextTextMapPropagator()
 _T = TypeVar("_T")
+
+# What a rotated signing certificate looks like: a new signer, or a signature that fails.
+_SIGNATURE_FAILURES = (UnexpectedSignerError, BadSignatureError)
 
 QueueKind = Literal["async", "error"]
 NoticeOutcome = Literal["acknowledged", "acknowledged_with_errors", "rejected", "transport_error"]
@@ -82,6 +103,8 @@ class ReceiptsOptions:
     apprec_deadline: timedelta = timedelta(hours=24)
     overdue_sweep_seconds: float = 60.0
     release_delay_seconds: float = 2.0
+    signer_renew_interval_seconds: float = DEFAULT_RENEW_INTERVAL_SECONDS
+    """At most one registry lookup per tenant this often after failed AppRec signatures."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +122,8 @@ class Receipts:
         self,
         *,
         tenants: TenantsFile,
-        keys: Mapping[str, TenantKeys],
+        decryption: Mapping[str, Sequence[Credential]],
+        receivers: ReceiverDirectory,
         ledger: Ledger,
         bus: Bus,
         nhn: NhnTransport,
@@ -110,7 +134,13 @@ class Receipts:
     ) -> None:
         self._tenants = tenants
         self._tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
-        self._keys = dict(keys)
+        self._decryption = {tenant_id: tuple(keys) for tenant_id, keys in decryption.items()}
+        self._signers = ResolvedCertificates(
+            receivers,
+            ReceiverCertificate.SIGNING,
+            renew_interval_seconds=options.signer_renew_interval_seconds,
+        )
+        self._started = StartGate()
         self._ledger = ledger
         self._bus = bus
         self._nhn = nhn
@@ -159,6 +189,8 @@ class Receipts:
             )
 
     async def start(self) -> None:
+        """Resolves every tenant's expected AppRec signer, then starts the overdue sweep."""
+        await self._started.run(lambda: self._signers.resolve(self._tenants.tenants))
         self.sweep.start()
 
     async def close(self) -> None:
@@ -210,6 +242,7 @@ class Receipts:
     ) -> HandlerOutcome:
         message = delivery.message
         try:
+            await self._started.wait()
             if kind == "async":
                 received = await self._read_apprec(tenant_id, message)
             else:
@@ -220,6 +253,8 @@ class Receipts:
             return await self._park(tenant_id, queue, delivery, parked, span)
         except ReceiptsUnavailableError as unavailable:
             return await self._release(tenant_id, delivery, unavailable.cause, span)
+        except NotStartedError:
+            return await self._release(tenant_id, delivery, "start-up", span)
         except Exception:  # a bug must not lose the message: hand it back to NHN
             _log.exception("tenant %s: NHN message %s failed", tenant_id, message.message_id)
             return await self._release(tenant_id, delivery, "unexpected", span)
@@ -228,12 +263,7 @@ class Receipts:
 
     async def _read_apprec(self, tenant_id: str, message: NhnMessage) -> _Received:
         received_at = self._clock()
-        try:
-            apprec = await asyncio.to_thread(open_apprec, message.body, self._keys[tenant_id])
-        except ReceiptParkedError:
-            raise
-        except Exception as exc:  # reading is deterministic: a retry would fail the same way
-            raise ReceiptParkedError(f"unexpected {type(exc).__name__} reading an AppRec") from exc
+        apprec = await self._open(tenant_id, message.body)
         span = trace.get_current_span()
         span.set_attribute("kprgw.apprec.status", int(apprec.status.code))
         if apprec.warnings:
@@ -245,6 +275,30 @@ class Receipts:
                 "; ".join(apprec.warnings),
             )
         return _Received(sent_msg_id(apprec), apprec_outcome(apprec, received_at=received_at))
+
+    async def _open(self, tenant_id: str, body: bytes) -> AppRec:
+        """Decrypt, verify and parse; a signature that fails against a certificate from the
+        Address Registry is checked once more against the registry's current one."""
+        signer = self._signers.current(tenant_id)
+        try:
+            return await self._open_with(tenant_id, body, signer)
+        except UnopenableMessageError as exc:
+            if not isinstance(exc.__cause__, _SIGNATURE_FAILURES):
+                raise
+            renewed = await self._signers.renew(self._tenants.by_id(tenant_id), signer)
+            if renewed is None:
+                raise
+        _log.info("tenant %s: AppRec checked against the renewed signing certificate", tenant_id)
+        return await self._open_with(tenant_id, body, renewed)
+
+    async def _open_with(self, tenant_id: str, body: bytes, signer: x509.Certificate) -> AppRec:
+        keys = TenantKeys(decryption=self._decryption[tenant_id], expected_signer=signer)
+        try:
+            return await asyncio.to_thread(open_apprec, body, keys)
+        except ReceiptParkedError:
+            raise
+        except Exception as exc:  # reading is deterministic: a retry would fail the same way
+            raise ReceiptParkedError(f"unexpected {type(exc).__name__} reading an AppRec") from exc
 
     async def _read_transport_error(self, tenant_id: str, message: NhnMessage) -> _Received:
         received_at = self._clock()
@@ -406,23 +460,20 @@ def _link_to_sent_message(span: trace.Span, record: MessageRecord) -> None:
         span.add_link(sent, {"kprgw.link": "sent message"})
 
 
-def load_keys(tenants: TenantsFile) -> dict[str, TenantKeys]:
-    """Each tenant's decryption keys and KPR's signing certificate, checked at start-up."""
-    return {
-        tenant.id: TenantKeys(
-            decryption=load_tenant_credentials(tenant).decryption,
-            expected_signer=load_receiver_certificates(tenant).signing,
-        )
-        for tenant in tenants.tenants
-    }
+def load_decryption_keys(tenants: TenantsFile) -> dict[str, tuple[Credential, ...]]:
+    """Each tenant's decryption keys (current, then previous), checked at build time."""
+    return {tenant.id: load_tenant_credentials(tenant).decryption for tenant in tenants.tenants}
 
 
 def build(context: ServiceContext, settings: ReceiptsSettings) -> Receipts:
+    """Loads every tenant's decryption keys now; the expected signers are resolved by
+    ``start``. A tenant without either stops the start-up."""
     if context.nhn is None:
         raise NoTransportError("receipts needs an NHN transport to receive from")
     return Receipts(
         tenants=context.tenants,
-        keys=load_keys(context.tenants),
+        decryption=load_decryption_keys(context.tenants),
+        receivers=context.receivers,
         ledger=context.ledger,
         bus=context.bus,
         nhn=context.nhn,

@@ -8,9 +8,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kpr_gateway.runtime.nhn import NhnServiceSettings
+from kpr_gateway.runtime.registry import RegistryServiceSettings
 
 
-class ReceiptsSettings(NhnServiceSettings):
+class ReceiptsSettings(NhnServiceSettings, RegistryServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KPRGW_RECEIPTS_", extra="ignore")
 
     credit: int = Field(
