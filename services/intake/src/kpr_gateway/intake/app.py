@@ -3,16 +3,20 @@
 # No "from __future__ import annotations": FastAPI reads the Depends() in the route
 # signatures at run time, and they refer to a dependency local to create_app.
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+import httpx
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import context, propagate, trace
 from starlette.responses import Response
 
+from kpr_gateway.intake.access import Gatekeeper, route_template
+from kpr_gateway.intake.audit import AuditLog, ForeignIds
 from kpr_gateway.intake.auth import Authenticator, Caller
 from kpr_gateway.intake.errors import (
     ConflictError,
@@ -27,6 +31,8 @@ from kpr_gateway.intake.http_body import (
     read_body,
     validate_event,
 )
+from kpr_gateway.intake.jwks import JwksCache
+from kpr_gateway.intake.oauth import TokenVerifier
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.intake.schemas import (
     BatchItem,
@@ -38,7 +44,7 @@ from kpr_gateway.intake.schemas import (
 )
 from kpr_gateway.intake.settings import IntakeSettings
 from kpr_gateway.intake.submission import Accepted, SubmitOutcome, Submitter
-from kpr_gateway.ledger import Ledger, LedgerError
+from kpr_gateway.ledger import KeySpace, Ledger, LedgerError
 from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
 from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
@@ -49,6 +55,7 @@ from kpr_gateway.tenancy import TenantsFile
 from kpr_gateway.tenancy.model import Scope
 
 SERVICE_NAME = "intake"
+_log = logging.getLogger(__name__)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
@@ -72,34 +79,42 @@ def create_app(
     metrics: ServiceMetrics,
     readiness: Readiness,
     shutdown: DrainState | None = None,
+    tokens: TokenVerifier | None = None,
+    keys: KeySpace | None = None,
 ) -> FastAPI:
-    """The intake API; the same app serves in production and in the embedded mode."""
+    """The intake API; the same app serves in production and in the embedded mode.
+
+    ``tokens`` turns on OAuth2 bearer tokens beside API keys; ``keys`` is the ledger's key
+    space (to notice, and audit, reads of ids that belong to another tenant).
+    """
     app = FastAPI(
         title="KPR Gateway intake",
         version="1.0.0",
         description=(
             "Submit KPR KTT events (kommunal tjenestetildeling) for your municipality and read "
-            "their status. Authenticate with `Authorization: Bearer <API key>`. An event is "
-            "accepted (202) only once it is in the ledger and on the durable queue."
+            "their status. Authenticate with `Authorization: Bearer <API key>` or, where the "
+            "gateway trusts an OAuth2 issuer, `Authorization: Bearer <access token>`. An event "
+            "is accepted (202) only once it is in the ledger and on the durable queue."
         ),
         responses=_ERRORS,
     )
-    authenticator = Authenticator(tenants)
+    authenticator = Authenticator(tenants, tokens=tokens)
     submitter = Submitter(ledger, bus, chunk_events=limits.chunk_events)
     events_counter = metrics.counter(
         "events", "Events submitted, by tenant and outcome.", ("tenant", "outcome")
     )
+    audit = AuditLog(
+        counter=metrics.counter("audit", "Audit records written, by kind.", ("event",))
+    )
+    foreign = ForeignIds(ledger, keys or KeySpace(), [t.id for t in tenants.tenants])
     add_health_routes(app, readiness, metrics.registry, shutdown=shutdown)
 
     _install_server_spans(app)
     _install_error_answers(app)
 
-    async def caller(
-        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    ) -> Caller:
-        found = authenticator.authenticate(authorization)
-        await limiter.check(found.client.id)
-        return found
+    gate = Gatekeeper(authenticator, limiter, audit, foreign)
+    submitting = gate.caller_with(Scope.SUBMIT)
+    reading = gate.caller_with(Scope.READ)
 
     event_schema = KttEvent.model_json_schema(ref_template="#/components/schemas/{model}")
 
@@ -116,9 +131,8 @@ def create_app(
         },
     )
     async def submit_event(
-        request: Request, who: Annotated[Caller, Depends(caller)]
+        request: Request, who: Annotated[Caller, Depends(submitting)]
     ) -> EventAccepted:
-        who.require(Scope.SUBMIT)
         body = await read_body(request, limits.max_body_bytes)
         event = validate_event(parse_json(body, "body"))
         trace_id = current_trace_id() or uuid.uuid4().hex
@@ -144,9 +158,8 @@ def create_app(
         },
     )
     async def submit_batch(
-        request: Request, who: Annotated[Caller, Depends(caller)]
+        request: Request, who: Annotated[Caller, Depends(submitting)]
     ) -> BatchResult:
-        who.require(Scope.SUBMIT)
         body = await read_body(request, limits.max_body_bytes)
         entries = parse_batch(
             body, request.headers.get("content-type", ""), limits.max_batch_events
@@ -168,26 +181,32 @@ def create_app(
         )
 
     @app.get("/v1/events/{event_id}", response_model=EventStatus, summary="An event's status")
-    async def event_status(event_id: uuid.UUID, who: Annotated[Caller, Depends(caller)]) -> Any:
-        who.require(Scope.READ)
+    async def event_status(
+        request: Request, event_id: uuid.UUID, who: Annotated[Caller, Depends(reading)]
+    ) -> Any:
         try:
             record = await ledger.get_event(who.tenant.id, str(event_id))
         except LedgerError as exc:
             raise _unavailable() from exc
         if record is None:
+            # The same 404 whether the id is nobody's or another tenant's (no oracle), but
+            # the second is audited.
+            await gate.missing_event(request, who, event_id)
             raise NotFoundError(f"no event {event_id} for this tenant")
         return EventStatus.of(record)
 
     @app.get(
         "/v1/messages/{msg_id}", response_model=MessageStatus, summary="A KPR message's status"
     )
-    async def message_status(msg_id: uuid.UUID, who: Annotated[Caller, Depends(caller)]) -> Any:
-        who.require(Scope.READ)
+    async def message_status(
+        request: Request, msg_id: uuid.UUID, who: Annotated[Caller, Depends(reading)]
+    ) -> Any:
         try:
             record = await ledger.get_message(who.tenant.id, str(msg_id))
         except LedgerError as exc:
             raise _unavailable() from exc
         if record is None:
+            await gate.missing_message(request, who, msg_id)
             raise NotFoundError(f"no KPR message {msg_id} for this tenant")
         return MessageStatus(message=record)
 
@@ -199,23 +218,36 @@ class Intake:
 
     work_arrives_by = WorkSource.HTTP
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        tokens: TokenVerifier | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
         self._app = app
+        self._tokens = tokens
+        self._http_client = http_client
 
     def register(self) -> None:
         """Nothing to subscribe: intake only publishes."""
 
     async def start(self) -> None:
-        """Nothing of its own to start."""
+        """Fetch the OAuth2 issuer's keys early; an issuer that is down only delays tokens."""
+        if self._tokens is not None:
+            await self._tokens.keys.refresh()
 
     async def close(self) -> None:
         """Nothing pending: every answered request was confirmed by the broker."""
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     def http_app(self) -> FastAPI:
         return self._app
 
 
 def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
+    tokens, http_client = _token_verifier(settings)
     return Intake(
         create_app(
             tenants=context.tenants,
@@ -234,8 +266,29 @@ def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
             metrics=context.metrics,
             readiness=context.readiness,
             shutdown=context.drain,
-        )
+            tokens=tokens,
+            keys=KeySpace(settings.key_prefix),
+        ),
+        tokens=tokens,
+        http_client=http_client,
     )
+
+
+def _token_verifier(
+    settings: IntakeSettings,
+) -> tuple[TokenVerifier | None, httpx.AsyncClient | None]:
+    config = settings.oauth_config()
+    if config is None or settings.oauth_jwks_url is None:
+        return None, None
+    client = httpx.AsyncClient(follow_redirects=False)
+    keys = JwksCache(
+        settings.oauth_jwks_url,
+        client=client,
+        algorithms=config.algorithms,
+        policy=settings.jwks_policy(),
+    )
+    _log.info("OAuth2 bearer tokens accepted from %s", config.issuer)
+    return TokenVerifier(config, keys), client
 
 
 def _install_server_spans(app: FastAPI) -> None:
@@ -248,7 +301,7 @@ def _install_server_spans(app: FastAPI) -> None:
         token = context.attach(parent)
         try:
             with _tracer.start_as_current_span(
-                f"{request.method} {_route_template(request)}",
+                f"{request.method} {route_template(request)}",
                 kind=trace.SpanKind.SERVER,
                 attributes={"http.request.method": request.method},
             ) as span:
@@ -318,11 +371,3 @@ def _accepted(outcome: Accepted, trace_id: str) -> EventAccepted:
 
 def _unavailable() -> IntakeError:
     return UnavailableError("the ledger is unavailable; try again")
-
-
-def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match.name == "FULL":
-            return str(getattr(route, "path", request.url.path))
-    return "unmatched"

@@ -5,6 +5,7 @@ Texts are returned to EPJ systems and logged: they name fields and ids, never va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -40,6 +41,32 @@ class ForbiddenError(IntakeError):
     code = "forbidden"
 
 
+class AuthenticationError(UnauthenticatedError):
+    """Missing or invalid credentials.
+
+    ``reason`` is a short stable code and ``context`` a few ids (never a credential, never
+    personal data): both go to the audit log, not to the client.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str, context: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.context = dict(context or {})
+
+
+class AccessDeniedError(ForbiddenError):
+    """Valid credentials that do not reach this tenant or this operation (audited)."""
+
+    def __init__(
+        self, message: str, *, reason: str, context: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.context = dict(context or {})
+
+
 class NotFoundError(IntakeError):
     status_code = 404
     code = "not_found"
@@ -65,3 +92,7 @@ class UnavailableError(IntakeError):
 
     status_code = 503
     code = "unavailable"
+
+
+class SigningKeysUnavailableError(UnavailableError):
+    """The issuer's JWKS cannot be fetched and no key for the token is cached."""

@@ -39,6 +39,8 @@ def parse_json(data: bytes, where: str) -> Any:
         raise BadRequestError(f"{where}: not valid JSON") from exc
     except RecursionError as exc:  # the C scanner's guard against hostile nesting
         raise BadRequestError(f"{where}: nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit conversion limit
+        raise BadRequestError(f"{where}: a number is too long") from exc
 
 
 def validate_event(raw: Any) -> KttEvent:

@@ -1,0 +1,52 @@
+{{/*
+Rules across values that values.schema.json cannot express; each stops the release with a
+reason instead of deploying pods that would fail at start (or send where they must not).
+*/}}
+{{- define "kpr-gateway.checks" -}}
+{{- $values := .Values -}}
+{{- $ids := list -}}
+{{- range $tenant := $values.tenants -}}
+{{- if has $tenant.id $ids -}}
+{{- fail (printf "tenants: the id %s is used twice" $tenant.id) -}}
+{{- end -}}
+{{- $ids = append $ids $tenant.id -}}
+{{- if and (eq $tenant.environment "production") (ne $values.nhn.environment "production") -}}
+{{- fail (printf "tenants: %s targets production, but nhn.environment is %s: a test release never sends to production" $tenant.id $values.nhn.environment) -}}
+{{- end -}}
+{{- $secrets := $tenant.secrets -}}
+{{- if ne (hasKey $secrets "signing") (hasKey $secrets "encryption") -}}
+{{- fail (printf "tenants: %s: secrets.signing and secrets.encryption go together" $tenant.id) -}}
+{{- end -}}
+{{- if and (hasKey $secrets "previousEncryption") (not (hasKey $secrets "encryption")) -}}
+{{- fail (printf "tenants: %s: secrets.previousEncryption needs secrets.encryption" $tenant.id) -}}
+{{- end -}}
+{{- if and (not $values.addressRegistry.url) (not (hasKey $secrets "receiver")) -}}
+{{- fail (printf "tenants: %s: secrets.receiver (KPR's certificates) is needed without addressRegistry.url" $tenant.id) -}}
+{{- end -}}
+{{- if and $tenant.receiver_override (not (hasKey $secrets "receiver")) -}}
+{{- fail (printf "tenants: %s: receiver_override needs secrets.receiver (KPR's certificates)" $tenant.id) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $values.simulator.enabled (eq $values.nhn.environment "production") -}}
+{{- fail "simulator.enabled: the simulator is test infrastructure; nhn.environment is production" -}}
+{{- end -}}
+{{- if and $values.simulator.enabled (not $values.simulator.amqp.url) -}}
+{{- fail "simulator.amqp.url: the simulator needs the broker that plays the Tjenestebuss" -}}
+{{- end -}}
+{{- if and $values.addressRegistry.username (not $values.addressRegistry.passwordSecret.name) -}}
+{{- fail "addressRegistry: a username needs its passwordSecret" -}}
+{{- end -}}
+{{- if and $values.simulator.registryAuth.username (not $values.simulator.registryAuth.passwordSecret.name) -}}
+{{- fail "simulator.registryAuth: a username needs its passwordSecret" -}}
+{{- end -}}
+{{- if and $values.tracing.otlp.enabled (not $values.tracing.otlp.endpoint) -}}
+{{- fail "tracing.otlp.endpoint: set the collector's OTLP/HTTP endpoint, or disable tracing.otlp" -}}
+{{- end -}}
+{{- range $service := list "intake" "transform" "envelope" "dispatch" "receipts" "simulator" -}}
+{{- $v := index $values $service -}}
+{{- $needed := add (int $v.preStopSeconds) (mul 2 (int $values.drainSeconds)) -}}
+{{- if le (int (include "kpr-gateway.gracePeriod" (dict "root" $ "service" $service))) $needed -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds must be longer than preStopSeconds + 2 * drainSeconds (%d), or pods are killed before they drain" $service $needed) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,104 @@
+{{/* Volumes and mounts: a writable /tmp, and everything else read-only. */}}
+
+{{- define "kpr-gateway.volumes" -}}
+{{- $root := .root -}}
+{{- $values := $root.Values }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- if eq .service "simulator" }}
+{{- $simulator := $values.simulator }}
+- name: simulator-secrets
+  projected:
+    defaultMode: 288  # 0440
+    sources:
+      - secret:
+          name: {{ $simulator.credentialsSecret.name }}
+          items:
+            - {key: {{ $simulator.credentialsSecret.signingCertificateKey | quote }}, path: signing.crt}
+            - {key: {{ $simulator.credentialsSecret.signingKeyKey | quote }}, path: signing.key}
+            - {key: {{ $simulator.credentialsSecret.encryptionCertificateKey | quote }}, path: encryption.crt}
+            - {key: {{ $simulator.credentialsSecret.encryptionKeyKey | quote }}, path: encryption.key}
+      {{- if $simulator.amqp.passwordSecret.name }}
+      - secret:
+          name: {{ $simulator.amqp.passwordSecret.name }}
+          items:
+            - {key: {{ $simulator.amqp.passwordSecret.key | quote }}, path: amqp-password}
+      {{- end }}
+      {{- if $simulator.registryAuth.username }}
+      - secret:
+          name: {{ $simulator.registryAuth.passwordSecret.name }}
+          items:
+            - {key: {{ $simulator.registryAuth.passwordSecret.key | quote }}, path: registry-password}
+      {{- end }}
+- name: simulator-parties
+  configMap:
+    name: {{ $simulator.partiesConfigMap }}
+{{- else }}
+- name: tenants
+  configMap:
+    name: {{ include "kpr-gateway.tenantsConfigMapName" $root }}
+{{- include "kpr-gateway.tenantVolumes" . }}
+{{- end }}
+{{- if and (has .service (list "dispatch" "receipts")) (or $values.nhn.passwordSecret.name $values.nhn.caSecret.name) }}
+- name: nhn
+  projected:
+    defaultMode: 288  # 0440
+    sources:
+      {{- with $values.nhn.passwordSecret }}
+      {{- if .name }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - {key: {{ .key | quote }}, path: password}
+      {{- end }}
+      {{- end }}
+      {{- with $values.nhn.caSecret }}
+      {{- if .name }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - {key: {{ .key | quote }}, path: ca.crt}
+      {{- end }}
+      {{- end }}
+{{- end }}
+{{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}
+- name: registry
+  projected:
+    defaultMode: 288  # 0440
+    sources:
+      - secret:
+          name: {{ $values.addressRegistry.passwordSecret.name }}
+          items:
+            - {key: {{ $values.addressRegistry.passwordSecret.key | quote }}, path: password}
+{{- end }}
+{{- end -}}
+
+{{- define "kpr-gateway.volumeMounts" -}}
+{{- $values := .root.Values }}
+- name: tmp
+  mountPath: /tmp
+{{- if eq .service "simulator" }}
+- name: simulator-secrets
+  mountPath: {{ include "kpr-gateway.simulatorSecretsDir" . }}
+  readOnly: true
+- name: simulator-parties
+  mountPath: {{ include "kpr-gateway.simulatorPartiesDir" . }}
+  readOnly: true
+{{- else }}
+- name: tenants
+  mountPath: {{ include "kpr-gateway.tenantsDir" . }}
+  readOnly: true
+{{- include "kpr-gateway.tenantVolumeMounts" . }}
+{{- end }}
+{{- if and (has .service (list "dispatch" "receipts")) (or $values.nhn.passwordSecret.name $values.nhn.caSecret.name) }}
+- name: nhn
+  mountPath: {{ include "kpr-gateway.nhnSecretsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}
+- name: registry
+  mountPath: {{ include "kpr-gateway.registrySecretsDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}

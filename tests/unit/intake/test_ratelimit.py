@@ -1,0 +1,96 @@
+"""The per-client token bucket (fakeredis runs the same Lua script Redis does)."""
+
+from __future__ import annotations
+
+import pytest
+from fakeredis import FakeAsyncRedis
+from redis.asyncio import Redis
+
+from kpr_gateway.intake.errors import RateLimitedError, UnavailableError
+from kpr_gateway.intake.ratelimit import RateLimiter
+
+
+class WallClock:
+    def __init__(self) -> None:
+        self.now = 1_750_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def allowed(limiter: RateLimiter, client: str, count: int, rate: int | None = None) -> int:
+    passed = 0
+    for _ in range(count):
+        try:
+            await limiter.check(client, rate)
+        except RateLimitedError:
+            continue
+        passed += 1
+    return passed
+
+
+@pytest.fixture
+def clock() -> WallClock:
+    return WallClock()
+
+
+@pytest.fixture
+def limiter(clock: WallClock) -> RateLimiter:
+    return RateLimiter(FakeAsyncRedis(), per_second=10, clock=clock)
+
+
+async def test_a_burst_up_to_the_limit_then_refill_at_the_rate(
+    limiter: RateLimiter, clock: WallClock
+) -> None:
+    assert await allowed(limiter, "gerica", 15) == 10
+    clock.now += 0.5
+    assert await allowed(limiter, "gerica", 10) == 5
+    clock.now += 10  # a long pause fills the bucket, never beyond one second's worth
+    assert await allowed(limiter, "gerica", 20) == 10
+
+
+async def test_no_double_burst_across_a_second_boundary(
+    limiter: RateLimiter, clock: WallClock
+) -> None:
+    """A fixed window allows 2x at its edge; the bucket does not."""
+    clock.now = 1_750_000_000.95
+    first = await allowed(limiter, "gerica", 10)
+    clock.now = 1_750_000_001.05
+    second = await allowed(limiter, "gerica", 10)
+    assert first + second == 11  # ten, plus 0.1 s of refill at 10/s
+
+
+async def test_clients_have_their_own_buckets_and_limits(limiter: RateLimiter) -> None:
+    assert await allowed(limiter, "gerica", 12) == 10
+    assert await allowed(limiter, "visma", 12) == 10
+    assert await allowed(limiter, "bulk-loader", 120, rate=100) == 100
+    assert await allowed(limiter, "slow", 5, rate=1) == 1
+
+
+async def test_a_clock_running_behind_grants_nothing_extra(
+    limiter: RateLimiter, clock: WallClock
+) -> None:
+    assert await allowed(limiter, "gerica", 10) == 10
+    clock.now -= 5  # another replica whose clock is behind
+    assert await allowed(limiter, "gerica", 3) == 0
+
+
+async def test_the_bucket_expires_once_it_would_be_full(clock: WallClock) -> None:
+    redis = FakeAsyncRedis()
+    limiter = RateLimiter(redis, per_second=10, prefix="t", clock=clock)
+    await limiter.check("gerica")
+    ttl_ms = await redis.pttl("t:ratelimit:gerica")
+    assert 1000 < ttl_ms <= 2000
+
+
+async def test_redis_down_is_unavailable() -> None:
+    redis = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    limiter = RateLimiter(redis, per_second=10)
+    with pytest.raises(UnavailableError):
+        await limiter.check("gerica")
+    await redis.aclose()
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        RateLimiter(FakeAsyncRedis(), per_second=0)
