@@ -5,17 +5,15 @@
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from opentelemetry import context, propagate, trace
-from starlette.responses import Response
+from opentelemetry import trace
 
-from kpr_gateway.intake.access import Gatekeeper, route_template
+from kpr_gateway.intake.access import Gatekeeper
 from kpr_gateway.intake.audit import AuditLog, ForeignIds
 from kpr_gateway.intake.auth import Authenticator, Caller
 from kpr_gateway.intake.errors import (
@@ -44,6 +42,7 @@ from kpr_gateway.intake.schemas import (
 )
 from kpr_gateway.intake.settings import IntakeSettings
 from kpr_gateway.intake.submission import Accepted, SubmitOutcome, Submitter
+from kpr_gateway.intake.tracing import ServerSpanMiddleware
 from kpr_gateway.ledger import KeySpace, Ledger, LedgerError
 from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
 from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
@@ -109,7 +108,7 @@ def create_app(
     foreign = ForeignIds(ledger, keys or KeySpace(), [t.id for t in tenants.tenants])
     add_health_routes(app, readiness, metrics.registry, shutdown=shutdown)
 
-    _install_server_spans(app)
+    app.add_middleware(ServerSpanMiddleware, router=app.router)
     _install_error_answers(app)
 
     gate = Gatekeeper(authenticator, limiter, audit, foreign)
@@ -289,27 +288,6 @@ def _token_verifier(
     )
     _log.info("OAuth2 bearer tokens accepted from %s", config.issuer)
     return TokenVerifier(config, keys), client
-
-
-def _install_server_spans(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def server_span(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # The route template, not the path: ids in paths never become span names.
-        parent = propagate.extract(dict(request.headers))
-        token = context.attach(parent)
-        try:
-            with _tracer.start_as_current_span(
-                f"{request.method} {route_template(request)}",
-                kind=trace.SpanKind.SERVER,
-                attributes={"http.request.method": request.method},
-            ) as span:
-                response = await call_next(request)
-                span.set_attribute("http.response.status_code", response.status_code)
-                return response
-        finally:
-            context.detach(token)
 
 
 def _install_error_answers(app: FastAPI) -> None:
