@@ -3,6 +3,7 @@ Tenants: the tenants file the services read, and the tenants' Secrets mounted wh
 says. Each secret role is mounted only into the services that read it:
 
   pseudonym           transform                    (pseudonymous person keys)
+  testPersons         transform                    (the municipality's configured test persons)
   signing             envelope, receipts           (the municipality's signing pair)
   encryption          envelope, receipts           (its encryption pair: receipts decrypts)
   previousEncryption  envelope, receipts           (the old encryption pair during a rotation)
@@ -11,6 +12,7 @@ says. Each secret role is mounted only into the services that read it:
 
 {{- define "kpr-gateway.tenantRoles" -}}
 pseudonym: [transform]
+testPersons: [transform]
 signing: [envelope, receipts]
 encryption: [envelope, receipts]
 previousEncryption: [envelope, receipts]
@@ -19,7 +21,7 @@ receiver: [envelope, dispatch, receipts]
 
 {{/* The roles in the order they are mounted. */}}
 {{- define "kpr-gateway.tenantRoleOrder" -}}
-[pseudonym, signing, encryption, previousEncryption, receiver]
+[pseudonym, testPersons, signing, encryption, previousEncryption, receiver]
 {{- end -}}
 
 {{/* The files of one secret role: a YAML list of {key (in the Secret), path (file name),
@@ -28,6 +30,8 @@ field (in the tenants file)}; dict: role, ref. */}}
 {{- $ref := .ref -}}
 {{- if eq .role "pseudonym" }}
 - {key: {{ $ref.key | default "secret" | quote }}, path: pseudonym.secret, field: pseudonym_secret_file}
+{{- else if eq .role "testPersons" }}
+- {key: {{ $ref.key | default "test-persons" | quote }}, path: test-persons.txt, field: test_persons_file}
 {{- else if eq .role "receiver" }}
 - {key: {{ $ref.encryptionCertificateKey | default "encryption.crt" | quote }}, path: receiver-encryption.crt, field: encryption_certificate}
 - {key: {{ $ref.signingCertificateKey | default "signing.crt" | quote }}, path: receiver-signing.crt, field: signing_certificate}
@@ -110,6 +114,9 @@ they are mounted. */}}
 {{- end -}}
 {{- $entry := omit $tenant "secrets" -}}
 {{- $_ := set $entry "pseudonym_secret_file" $files.pseudonym.pseudonym_secret_file -}}
+{{- with $files.testPersons -}}
+{{- $_ := set $entry "test_persons_file" .test_persons_file -}}
+{{- end -}}
 {{- if $files.signing -}}
 {{- $certificates := dict "signing" $files.signing "encryption" $files.encryption -}}
 {{- with $files.previousEncryption -}}

@@ -37,7 +37,7 @@ SECRET_WORDS = {"PASSWORD", "SECRET", "TOKEN", "CREDENTIALS"}
 CERTIFICATES = ("certificates", "receiver_override")
 READS: dict[str, tuple[str, ...]] = {
     "intake": (),
-    "transform": ("pseudonym_secret_file",),
+    "transform": ("pseudonym_secret_file", "test_persons_file"),
     "envelope": CERTIFICATES,
     "dispatch": ("receiver_override",),
     "receipts": CERTIFICATES,

@@ -255,7 +255,11 @@ def test_tenants_in_values_are_tenants_file_entries() -> None:
     definitions = model.get("$defs", {})
     chart = json.loads(json.dumps(SCHEMA["properties"]["tenants"]["items"]))
     del chart["properties"]["secrets"]
-    written: dict[str, Any] = {"pseudonym_secret_file": {}, "certificates": {}}
+    written: dict[str, Any] = {
+        "pseudonym_secret_file": {},
+        "test_persons_file": {},
+        "certificates": {},
+    }
     chart["properties"].update(written)
     override = chart["properties"]["receiver_override"]["properties"]
     override.update({"encryption_certificate": {}, "signing_certificate": {}})

@@ -7,10 +7,12 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from fakeredis import FakeAsyncRedis
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,15 +21,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from kpr_gateway.cli.demo.samples import event, national_id
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.ledger import EventState, Ledger, MessageState, NewEvent
-from kpr_gateway.messages.kpr_ktt_v1 import parse_fagmelding, parse_identmelding
+from kpr_gateway.messages.kpr_ktt_v1 import KttEvent, parse_fagmelding, parse_identmelding
 from kpr_gateway.messages.msghead import parse_msghead
 from kpr_gateway.observability import GracefulShutdown
 from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import EVENTS, MESSAGES, Delivery, MemoryBroker, MemoryBus
 from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChunk
-from kpr_gateway.tenancy import load_tenants
-from kpr_gateway.transform.app import BatchLimits, Transform
+from kpr_gateway.runtime import ServiceContext
+from kpr_gateway.tenancy import TenantFileError, load_tenants
+from kpr_gateway.transform.app import BatchLimits, Transform, build
+from kpr_gateway.transform.settings import TransformSettings
 
 
 @pytest.fixture(scope="module")
@@ -325,3 +329,37 @@ async def test_a_full_prefetch_flushes_without_waiting_for_max_age(world: DemoWo
         await harness.stop()
     [ipl] = [m for m in harness.built if m.msg_type == "KPR_IPL"]
     assert len(ipl.event_ids) == 3
+
+
+async def test_a_tenants_configured_test_persons_are_never_sent(
+    world: DemoWorld, tmp_path: Path
+) -> None:
+    rng = random.Random(99)
+    listed = national_id(rng)
+    (tmp_path / "test-persons.txt").write_text(f"# test persons of Bergen\n{listed}\n")
+    document = yaml.safe_load(world.tenants_file.read_text())
+    document["tenants"][0]["test_persons_file"] = str(tmp_path / "test-persons.txt")
+    for tenant in document["tenants"]:  # keep the world's relative paths valid from tmp_path
+        tenant["pseudonym_secret_file"] = str(world.directory / tenant["pseudonym_secret_file"])
+    tenants_file = tmp_path / "tenants.yaml"
+    tenants_file.write_text(yaml.safe_dump(document))
+    broker = MemoryBroker(delay_scale=0)
+    context = ServiceContext(
+        name="transform",
+        tenants=load_tenants(tenants_file),
+        ledger=Ledger(FakeAsyncRedis()),
+        bus=MemoryBus(service_name="transform", broker=broker),
+        metrics=ServiceMetrics("transform"),
+        readiness=readiness_checks({}),
+        drain=GracefulShutdown(),
+    )
+    transform = build(context, TransformSettings(tenants_file=tenants_file))
+    bergen = context.tenants.by_id("bergen")
+    listed_event = KttEvent.model_validate(event(rng, "4601", person=listed))
+    other_event = KttEvent.model_validate(event(rng, "4601"))
+    assert transform._rules.check(listed_event, bergen).state is (EventState.SUPPRESSED_TEST_PERSON)
+    assert transform._rules.check(other_event, bergen).state is None
+
+    (tmp_path / "test-persons.txt").write_text("not-an-id\n")
+    with pytest.raises(TenantFileError, match="tenant bergen: test_persons_file"):
+        build(context, TransformSettings(tenants_file=tenants_file))

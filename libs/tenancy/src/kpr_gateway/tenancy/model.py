@@ -199,6 +199,13 @@ class Tenant(_Strict):
     pseudonym_secret_file: Path = Field(
         description="File with the tenant's secret for pseudonymous person keys (>= 32 bytes)."
     )
+    test_persons_file: Path | None = Field(
+        default=None,
+        description=(
+            "File with the municipality's configured test persons, one national id per line "
+            "(a mounted Secret): their events are never sent."
+        ),
+    )
     certificates: TenantCertificates | None = None
     epj_clients: list[EpjClient] = Field(default_factory=list)
     oauth: TenantOAuth | None = Field(
@@ -211,6 +218,11 @@ class Tenant(_Strict):
     @classmethod
     def _resolve_secret(cls, value: Path, info: ValidationInfo) -> Path:
         return _resolve(value, info)
+
+    @field_validator("test_persons_file")
+    @classmethod
+    def _resolve_test_persons(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
 
     @model_validator(mode="after")
     def _distinct_her_ids(self) -> Self:

@@ -42,7 +42,13 @@ from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import BuiltMessage, EventChunk, MsgType
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.runtime import ServiceContext, WorkSource
-from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver, read_pseudonym_secret
+from kpr_gateway.tenancy import (
+    Tenant,
+    TenantFileError,
+    TenantsFile,
+    kpr_receiver,
+    read_pseudonym_secret,
+)
 from kpr_gateway.transform.batcher import Batcher, BatchKey, PendingEvent
 from kpr_gateway.transform.errors import (
     BuildError,
@@ -50,7 +56,12 @@ from kpr_gateway.transform.errors import (
     LedgerDownError,
     UnknownTenantError,
 )
-from kpr_gateway.transform.rules import RuleSet, default_rules
+from kpr_gateway.transform.rules import (
+    KnownTestPersons,
+    RulesConfigError,
+    RuleSet,
+    default_rules,
+)
 from kpr_gateway.transform.settings import TransformSettings
 
 SERVICE_NAME = "transform"
@@ -326,6 +337,13 @@ def _built_message(
 
 
 def build(context: ServiceContext, settings: TransformSettings) -> Transform:
+    test_persons = {}
+    for tenant in context.tenants.tenants:
+        if tenant.test_persons_file is not None:
+            try:
+                test_persons[tenant.id] = KnownTestPersons.from_file(tenant.test_persons_file)
+            except RulesConfigError as exc:  # a start-up error naming the tenant, exit 2
+                raise TenantFileError(f"tenant {tenant.id}: test_persons_file: {exc}") from exc
     transform = Transform(
         tenants=context.tenants,
         ledger=context.ledger,
@@ -336,6 +354,7 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
             max_age_seconds=settings.max_batch_age_seconds,
             prefetch=settings.prefetch,
         ),
+        rules=RuleSet(test_persons=test_persons),
     )
     transform.serve_http(context.readiness, context.drain)
     return transform
