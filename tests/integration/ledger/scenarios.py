@@ -60,6 +60,24 @@ async def registration_is_idempotent_and_detects_conflicts(ledger: Ledger) -> No
     assert [r.outcome for r in again] == [RegistrationOutcome.REPEAT, RegistrationOutcome.CONFLICT]
     assert [r.accepted for r in again] == [True, False]
 
+    within_one_call = await ledger.register_events(
+        TENANT,
+        [NewEvent("d1", "h"), NewEvent("d1", "h"), NewEvent("d2", "h"), NewEvent("d2", "x")],
+        trace_id=TRACE,
+    )
+    assert [r.outcome for r in within_one_call] == [
+        RegistrationOutcome.NEW,
+        RegistrationOutcome.REPEAT,
+        RegistrationOutcome.NEW,
+        RegistrationOutcome.CONFLICT,
+    ]
+    assert await ledger.register_events(TENANT, [], trace_id=None) == []
+    await ledger.mark_accepted(TENANT, ["d1", "never-registered"])
+    assert await ledger.get_event(TENANT, "never-registered") is None
+    d1 = await ledger.get_event(TENANT, "d1")
+    assert d1 is not None
+    assert d1.accepted
+
     other_tenant = await ledger.register_events("trondheim", [NewEvent("e1", "x")], trace_id=None)
     assert other_tenant[0].outcome is RegistrationOutcome.NEW
     assert await ledger.get_event("trondheim", "e2") is None

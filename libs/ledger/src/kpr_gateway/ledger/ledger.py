@@ -91,7 +91,8 @@ class Ledger:
         self._keys = keys or KeySpace()
         self._ttl = int(retention.total_seconds())
         self._clock = clock
-        self._register = redis.register_script(scripts.REGISTER_EVENT)
+        self._register = redis.register_script(scripts.REGISTER_EVENTS)
+        self._mark_accepted = redis.register_script(scripts.MARK_ACCEPTED)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._commit_batch = redis.register_script(scripts.COMMIT_BATCH)
 
@@ -113,39 +114,34 @@ class Ledger:
     ) -> list[Registration]:
         """Record received events; a repeat of an event id reports the first one's state.
 
-        The same id with another content hash is a conflict (the caller answers 409).
+        The same id with another content hash is a conflict (the caller answers 409). One
+        script call for the whole submission: all keys share the tenant's hash tag.
         """
+        if not events:
+            return []
         now = self._clock()
-        entry = _history_entry(EventState.RECEIVED, now, trace_id)
+        keys = [self._keys.event(tenant_id, e.event_id) for e in events]
+        keys += [self._keys.event_history(tenant_id, e.event_id) for e in events]
+        args: list[str | int] = [
+            _history_entry(EventState.RECEIVED, now, trace_id),
+            self._ttl,
+            now.isoformat(),
+            trace_id or "",
+            *(e.content_hash for e in events),
+        ]
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    await self._register(
-                        keys=[
-                            self._keys.event(tenant_id, event.event_id),
-                            self._keys.event_history(tenant_id, event.event_id),
-                        ],
-                        args=[
-                            event.content_hash,
-                            entry,
-                            self._ttl,
-                            now.isoformat(),
-                            trace_id or "",
-                        ],
-                        client=pipe,
-                    )
-                replies: list[Any] = await pipe.execute()
+            replies: list[Any] = await self._register(keys=keys, args=args)
         except RedisError as exc:
             raise LedgerUnavailableError("ledger write failed (register events)") from exc
         return [_registration(event, reply) for event, reply in zip(events, replies, strict=True)]
 
     async def mark_accepted(self, tenant_id: str, event_ids: Iterable[str]) -> None:
         """The events' publish was confirmed: from now on they are the pipeline's to deliver."""
+        keys = [self._keys.event(tenant_id, event_id) for event_id in event_ids]
+        if not keys:
+            return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for event_id in event_ids:
-                    pipe.hset(self._keys.event(tenant_id, event_id), "accepted", "1")
-                await pipe.execute()
+            await self._mark_accepted(keys=keys)
         except RedisError as exc:
             raise LedgerUnavailableError("ledger write failed (mark accepted)") from exc
 

@@ -1,18 +1,37 @@
 """Lua scripts: each ledger write is one atomic step, so a crash never leaves half a record."""
 
-# KEYS: event hash, event history. ARGV: content_hash, history entry, ttl seconds, received_at,
-# trace_id. Returns {} when the event is new, else {content_hash, state, accepted}.
-REGISTER_EVENT = """
-local existing = redis.call('HGET', KEYS[1], 'content_hash')
-if existing then
-  return {existing, redis.call('HGET', KEYS[1], 'state'), redis.call('HGET', KEYS[1], 'accepted')}
+# Registers a whole submission in one call (one round trip, one script run, whatever the
+# count). KEYS: n event hashes, then their n histories. ARGV: history entry, ttl,
+# received_at, trace_id, then the n content hashes. Returns one entry per event: {} when
+# new, else {content_hash, state, accepted} of the first registration.
+REGISTER_EVENTS = """
+local n = #KEYS / 2
+local replies = {}
+for i = 1, n do
+  local existing = redis.call('HGET', KEYS[i], 'content_hash')
+  if existing then
+    replies[i] = {existing, redis.call('HGET', KEYS[i], 'state'),
+      redis.call('HGET', KEYS[i], 'accepted')}
+  else
+    redis.call('HSET', KEYS[i], 'content_hash', ARGV[4 + i], 'state', 'received',
+      'rank', '1', 'accepted', '0', 'received_at', ARGV[3], 'trace_id', ARGV[4])
+    redis.call('RPUSH', KEYS[n + i], ARGV[1])
+    redis.call('EXPIRE', KEYS[i], ARGV[2])
+    redis.call('EXPIRE', KEYS[n + i], ARGV[2])
+    replies[i] = {}
+  end
 end
-redis.call('HSET', KEYS[1], 'content_hash', ARGV[1], 'state', 'received', 'rank', '1',
-  'accepted', '0', 'received_at', ARGV[4], 'trace_id', ARGV[5])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return {}
+return replies
+"""
+
+# KEYS: event hashes. Marks each known event accepted (its publish was confirmed).
+MARK_ACCEPTED = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HSET', KEYS[i], 'accepted', '1')
+  end
+end
+return #KEYS
 """
 
 # KEYS: record hash, history list, awaiting zset, overdue zset.
