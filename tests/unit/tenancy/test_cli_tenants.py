@@ -3,12 +3,26 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+from starlette.applications import Starlette
 from typer.testing import CliRunner
 
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.cli.main import app
+from kpr_gateway.cli.tenants import compare_with_registry
+from kpr_gateway.registry import AddressRegistryClient
+from kpr_gateway.simulator import (
+    KeyFiles,
+    known_sender,
+    load_receiver_credentials,
+    senders_from_tenants,
+)
+from kpr_gateway.simulator.registry import simulated_registry
+from kpr_gateway.simulator.registry_http import registry_routes
+from kpr_gateway.tenancy import load_tenants
+from kpr_gateway.tenancy.credentials import load_tenant_credentials
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +78,50 @@ def test_new_key_prints_a_key_and_its_hash() -> None:
     digest = lines[1].rsplit(" ", 1)[-1]
     assert key.startswith("kprgw_")
     assert hashlib.sha256(key.encode()).hexdigest() == digest
+
+
+async def test_certificates_are_compared_with_the_address_registry(world: DemoWorld) -> None:
+    tenants = load_tenants(world.tenants_file)
+    fhi = load_receiver_credentials(
+        KeyFiles(world.fhi_file("sign.pem"), world.fhi_file("sign.key")),
+        [KeyFiles(world.fhi_file("enc.pem"), world.fhi_file("enc.key"))],
+    )
+    # The registry knows Trondheim's certificates under Bergen's HER-id: a mismatch.
+    bergen, trondheim = tenants.by_id("bergen"), tenants.by_id("trondheim")
+    senders = [
+        s for s in senders_from_tenants(tenants) if s.her_id == trondheim.communication_party.her_id
+    ]
+    trondheim_sender = senders[0]
+    registry = simulated_registry(
+        [
+            trondheim_sender,
+            known_sender(
+                bergen.communication_party.her_id,
+                trondheim_sender.signing_certificate,
+                trondheim_sender.encryption_certificate,
+            ),
+        ],
+        fhi,
+    )
+    app = Starlette(routes=registry_routes(registry))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        client = AddressRegistryClient("http://registry/registry", http=http)
+        matching = await compare_with_registry(
+            trondheim, load_tenant_credentials(trondheim), client
+        )
+        differing = await compare_with_registry(bergen, load_tenant_credentials(bergen), client)
+    assert matching == [
+        "signing: matches the Address Registry (HER-id 92002)",
+        "encryption: matches the Address Registry (HER-id 92002)",
+    ]
+    assert all(line.startswith("error: ") for line in differing)
+    assert "publishes another certificate for HER-id 91002" in differing[0]
+
+
+def test_an_unreachable_registry_fails_the_check(world: DemoWorld) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["tenants", "check", str(world.tenants_file), "--registry-url", "http://127.0.0.1:1/r"],
+    )
+    assert result.exit_code == 1
+    assert "error: signing: the Address Registry has no answer for HER-id 91002" in result.output
