@@ -87,6 +87,9 @@ def create_app(
     space (to notice, and audit, reads of ids that belong to another tenant).
     """
     app = FastAPI(
+        # Our ServerSpanMiddleware makes the one SERVER span per request and ServiceMetrics
+        # the metrics; FastAPI's own telemetry would add a second span set per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="KPR Gateway intake",
         version="1.0.0",
         description=(
