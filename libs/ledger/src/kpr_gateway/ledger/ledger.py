@@ -8,12 +8,13 @@ what an event shows once batched from its messages' states (never stored twice).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from kpr_gateway.ledger import scripts
@@ -174,23 +175,16 @@ class Ledger:
                     dumped = [r.model_dump() for r in (reasons or {}).get(event_id, ())]
                     detail = {"reasons": dumped} if dumped else None
                     extra = fields + (["reasons", json.dumps(dumped)] if dumped else [])
-                    await self._transition(
-                        keys=[
-                            self._keys.event(tenant_id, event_id),
-                            self._keys.event_history(tenant_id, event_id),
-                            self._keys.awaiting_receipt(tenant_id),
-                            self._keys.overdue(tenant_id),
-                        ],
-                        args=[
-                            state.value,
-                            EVENT_RANK[state],
-                            _history_entry(state, now, trace_id, detail),
-                            self._ttl,
-                            now.timestamp(),
-                            event_id,
-                            "",
-                            *extra,
-                        ],
+                    await self._transition_script(
+                        tenant_id,
+                        record_key=self._keys.event(tenant_id, event_id),
+                        history_key=self._keys.event_history(tenant_id, event_id),
+                        member=event_id,
+                        state=state,
+                        rank=EVENT_RANK[state],
+                        entry=_history_entry(state, now, trace_id, detail),
+                        now=now,
+                        fields=extra,
                         client=pipe,
                     )
                 replies: list[Any] = await pipe.execute()
@@ -470,29 +464,59 @@ class Ledger:
         else:
             awaiting = ""
         try:
-            reply = await self._transition(
-                keys=[
-                    self._keys.message(tenant_id, msg_id),
-                    self._keys.message_history(tenant_id, msg_id),
-                    self._keys.awaiting_receipt(tenant_id),
-                    self._keys.overdue(tenant_id),
-                ],
-                args=[
-                    state.value,
-                    MESSAGE_RANK[state],
-                    _history_entry(state, now, trace_id, detail),
-                    self._ttl,
-                    now.timestamp(),
-                    msg_id,
-                    awaiting,
-                    *fields,
-                ],
+            reply = await self._transition_script(
+                tenant_id,
+                record_key=self._keys.message(tenant_id, msg_id),
+                history_key=self._keys.message_history(tenant_id, msg_id),
+                member=msg_id,
+                state=state,
+                rank=MESSAGE_RANK[state],
+                entry=_history_entry(state, now, trace_id, detail),
+                now=now,
+                fields=fields,
+                awaiting=awaiting,
             )
         except RedisError as exc:
             raise LedgerUnavailableError("ledger write failed (message transition)") from exc
         if int(reply[0]) == -1:
             raise UnknownMessageError(f"tenant {tenant_id}: no KPR message {msg_id} in the ledger")
         return int(reply[0]) == 1
+
+    def _transition_script(
+        self,
+        tenant_id: str,
+        *,
+        record_key: str,
+        history_key: str,
+        member: str,
+        state: EventState | MessageState,
+        rank: int,
+        entry: str,
+        now: datetime,
+        fields: Sequence[str],
+        awaiting: str = "",
+        client: Pipeline | None = None,
+    ) -> Awaitable[Any]:
+        """One call of the TRANSITION script (events and messages share it)."""
+        return self._transition(
+            keys=[
+                record_key,
+                history_key,
+                self._keys.awaiting_receipt(tenant_id),
+                self._keys.overdue(tenant_id),
+            ],
+            args=[
+                state.value,
+                rank,
+                entry,
+                self._ttl,
+                now.timestamp(),
+                member,
+                awaiting,
+                *fields,
+            ],
+            client=client,
+        )
 
     async def _read(
         self, record_key: str, history_key: str
