@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum.no import fodselsnummer
 
 from kpr_gateway.transform.rules import KnownTestPersons, RulesConfigError, is_synthetic
-from kpr_gateway.transform.rules.person_rules import check_national_id, check_test_person
+from kpr_gateway.transform.rules.person_rules import (
+    _plainly_valid,
+    check_national_id,
+    check_test_person,
+)
 from tests.unit.rules.support import national_id, with_check_digits
 
 birth_dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2024, 12, 31))
@@ -123,3 +128,26 @@ def test_a_bad_line_in_the_list_is_refused_without_its_content(tmp_path: Path) -
 def test_a_missing_list_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RulesConfigError, match="test person list cannot be read"):
         KnownTestPersons.from_file(tmp_path / "absent.txt")
+
+
+# Nine digits with valid check digits appended where they exist: most such ids pass, and the
+# rest fail on the date or century, so both sides of the fast path are exercised.
+_checked_ids = st.from_regex(r"[0-7][0-9]{8}", fullmatch=True).map(
+    lambda nine: nine + fodselsnummer.calc_check_digit1(nine)
+)
+
+
+@given(
+    candidate=st.one_of(
+        st.from_regex(r"[0-9]{11}", fullmatch=True),
+        _checked_ids.map(lambda ten: ten + fodselsnummer.calc_check_digit2(ten)),
+        st.builds(national_id, birth_dates, d_number=st.booleans()),
+    )
+)
+@settings(max_examples=500)
+def test_the_fast_path_agrees_with_stdnum(candidate: str) -> None:
+    # check_national_id answers a valid id without stdnum: it must agree with stdnum exactly.
+    expected = candidate[0] not in "89" and fodselsnummer.is_valid(candidate)
+    assert (check_national_id(candidate) is None) == expected
+    if candidate[0] not in "89":
+        assert _plainly_valid(candidate) == fodselsnummer.is_valid(candidate)

