@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from fakeredis import FakeAsyncRedis
 from redis.asyncio import Redis
@@ -94,3 +97,29 @@ async def test_redis_down_is_unavailable() -> None:
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RateLimiter(FakeAsyncRedis(), per_second=0)
+
+
+class CountingRedis(FakeAsyncRedis):
+    """fakeredis, counting the script calls (one round trip each)."""
+
+    calls = 0
+
+    async def evalsha(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return await super().evalsha(*args, **kwargs)
+
+
+async def test_concurrent_requests_of_a_client_take_their_tokens_together(
+    clock: WallClock,
+) -> None:
+    redis = CountingRedis()
+    limiter = RateLimiter(redis, per_second=5, clock=clock)
+    results = await asyncio.gather(
+        *(limiter.check("gerica") for _ in range(8)), return_exceptions=True
+    )
+    # the first in arrival order get the five tokens, the rest are refused
+    assert results[:5] == [None] * 5
+    assert all(isinstance(r, RateLimitedError) for r in results[5:])
+    assert redis.calls == 2  # the first request alone, then the seven that waited for it
+    clock.now += 1
+    assert await allowed(limiter, "gerica", 6) == 5

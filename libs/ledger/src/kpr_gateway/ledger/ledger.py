@@ -46,6 +46,8 @@ DEFAULT_RETENTION = timedelta(days=400)
 class NewEvent:
     event_id: str
     content_hash: str
+    trace_id: str | None = None
+    """The trace of the request that brought it (else the call's ``trace_id``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +125,14 @@ class Ledger:
         now = self._clock()
         keys = [self._keys.event(tenant_id, e.event_id) for e in events]
         keys += [self._keys.event_history(tenant_id, e.event_id) for e in events]
-        args: list[str | int] = [
-            _history_entry(EventState.RECEIVED, now, trace_id),
-            self._ttl,
-            now.isoformat(),
-            trace_id or "",
-            *(e.content_hash for e in events),
-        ]
+        entries: dict[str | None, str] = {}
+        args: list[str | int] = [self._ttl, now.isoformat()]
+        for event in events:
+            traced = event.trace_id or trace_id
+            entry = entries.get(traced)
+            if entry is None:
+                entry = entries[traced] = _history_entry(EventState.RECEIVED, now, traced)
+            args += [event.content_hash, traced or "", entry]
         try:
             replies: list[Any] = await self._register(keys=keys, args=args)
         except RedisError as exc:

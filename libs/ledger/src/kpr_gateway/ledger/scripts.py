@@ -1,9 +1,10 @@
 """Lua scripts: each ledger write is one atomic step, so a crash never leaves half a record."""
 
 # Registers a whole submission in one call (one round trip, one script run, whatever the
-# count). KEYS: n event hashes, then their n histories. ARGV: history entry, ttl,
-# received_at, trace_id, then the n content hashes. Returns one entry per event: {} when
-# new, else {content_hash, state, accepted} of the first registration.
+# count). KEYS: n event hashes, then their n histories. ARGV: ttl, received_at, then per
+# event its content hash, trace id and history entry (events of several requests, each with
+# its own trace, are registered together). Returns one entry per event: {} when new, else
+# {content_hash, state, accepted} of the first registration.
 REGISTER_EVENTS = """
 local n = #KEYS / 2
 local replies = {}
@@ -13,11 +14,12 @@ for i = 1, n do
     replies[i] = {existing, redis.call('HGET', KEYS[i], 'state'),
       redis.call('HGET', KEYS[i], 'accepted')}
   else
-    redis.call('HSET', KEYS[i], 'content_hash', ARGV[4 + i], 'state', 'received',
-      'rank', '1', 'accepted', '0', 'received_at', ARGV[3], 'trace_id', ARGV[4])
-    redis.call('RPUSH', KEYS[n + i], ARGV[1])
-    redis.call('EXPIRE', KEYS[i], ARGV[2])
-    redis.call('EXPIRE', KEYS[n + i], ARGV[2])
+    local at = 3 * i
+    redis.call('HSET', KEYS[i], 'content_hash', ARGV[at], 'state', 'received',
+      'rank', '1', 'accepted', '0', 'received_at', ARGV[2], 'trace_id', ARGV[at + 1])
+    redis.call('RPUSH', KEYS[n + i], ARGV[at + 2])
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    redis.call('EXPIRE', KEYS[n + i], ARGV[1])
     replies[i] = {}
   end
 end

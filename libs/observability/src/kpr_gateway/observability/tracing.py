@@ -72,6 +72,31 @@ def current_span_id() -> str | None:
     return trace.format_span_id(context.span_id) if context.is_valid else None
 
 
+def current_traceparent() -> str | None:
+    """The current span as a W3C ``traceparent`` (version 00), or None outside a span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def span_context_of(traceparent: str) -> trace.SpanContext | None:
+    """The remote span a ``traceparent`` names, or None if it names none."""
+    parts = traceparent.split("-")
+    if len(parts) != 4 or parts[0] != "00":
+        return None
+    try:
+        context = trace.SpanContext(
+            trace_id=int(parts[1], 16),
+            span_id=int(parts[2], 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(int(parts[3], 16) & 0xFF),
+        )
+    except ValueError:
+        return None
+    return context if context.is_valid else None
+
+
 def _resource(service_name: str) -> Resource:
     # Resource.create reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; what we pass wins,
     # so the service name is passed only when the operator has not set one.

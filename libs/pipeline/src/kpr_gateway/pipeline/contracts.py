@@ -29,6 +29,10 @@ from kpr_gateway.pipeline.errors import PermanentError
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 HerId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")]
 TraceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+TraceParent = Annotated[
+    str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+]
+"""A W3C ``traceparent`` (version 00)."""
 MsgType = Literal["KPR_IPL", "KPR_IDE"]
 ReceiptOutcome = Literal["acknowledged", "acknowledged_with_errors", "rejected", "transport_error"]
 
@@ -81,12 +85,18 @@ def _describe(model: str, exc: ValidationError) -> str:
 
 
 class AcceptedEvent(Contract):
-    """One event as intake accepted it; ``event`` is the KttEvent JSON, unchanged."""
+    """One event as intake accepted it; ``event`` is the KttEvent JSON, unchanged.
+
+    ``traceparent`` is the span of the request that brought the event: intake commits the
+    events of concurrent requests together, so a chunk's own trace context is only the
+    first request's, and transform links each event's batch to the event's own span.
+    """
 
     event_id: UUID
     received_at: AwareDatetime
     event: dict[str, Any] = Field(repr=False)
     trace_id: TraceId
+    traceparent: TraceParent | None = None
 
 
 class EventChunk(Contract):

@@ -47,7 +47,7 @@ from kpr_gateway.ledger import KeySpace, Ledger, LedgerError
 from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
 from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
-from kpr_gateway.observability.tracing import current_trace_id
+from kpr_gateway.observability.tracing import current_trace_id, current_traceparent
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import TenantsFile
@@ -138,7 +138,9 @@ def create_app(
         body = await read_body(request, limits.max_body_bytes)
         event = validate_event(parse_json(body, "body"))
         trace_id = current_trace_id() or uuid.uuid4().hex
-        (outcome,) = await submitter.submit(who.tenant.id, [event], trace_id=trace_id)
+        (outcome,) = await submitter.submit(
+            who.tenant.id, [event], trace_id=trace_id, traceparent=current_traceparent()
+        )
         if not isinstance(outcome, Accepted):
             events_counter.labels(tenant=who.tenant.id, outcome="conflict").inc()
             raise ConflictError(f"event {outcome.event_id} was submitted before with other content")
@@ -169,7 +171,10 @@ def create_app(
         trace_id = current_trace_id() or uuid.uuid4().hex
         valid = [entry for entry in entries if entry.event is not None]
         outcomes = await submitter.submit(
-            who.tenant.id, [e.event for e in valid if e.event is not None], trace_id=trace_id
+            who.tenant.id,
+            [e.event for e in valid if e.event is not None],
+            trace_id=trace_id,
+            traceparent=current_traceparent(),
         )
         results = batch_items(entries, dict(zip((e.index for e in valid), outcomes, strict=True)))
         accepted = sum(1 for r in results if r.status_code == 202)

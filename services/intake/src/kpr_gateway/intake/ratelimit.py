@@ -3,13 +3,19 @@
 A token bucket per client: it holds up to one second's worth of requests and refills at
 the client's rate, so a client can burst to its limit and then keeps to it on average,
 without the double burst a fixed window allows at its edge. One Lua script call (one
-round trip, one key) per request; the key expires once the bucket would be full again.
+round trip, one key) takes the tokens; the key expires once the bucket would be full again.
+
+A client's requests that arrive while its previous call is under way wait for it and then
+take their tokens together in one call (granted in arrival order): a busy client costs one
+round trip per group of requests, not per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Final
 
 from redis.asyncio import Redis
@@ -17,9 +23,10 @@ from redis.exceptions import RedisError
 
 from kpr_gateway.intake.errors import RateLimitedError, UnavailableError
 
-# KEYS[1]: the bucket. ARGV: rate (tokens per second), capacity, now (milliseconds).
-# Returns 1 when the request may go ahead. Times come from the caller (replicas run NTP);
-# a replica whose clock is behind only refills nothing, it never grants extra tokens.
+# KEYS[1]: the bucket. ARGV: rate (tokens per second), capacity, now (milliseconds), wanted
+# (requests). Returns how many of them may go ahead (the first ones). Times come from the
+# caller (replicas run NTP); a replica whose clock is behind only refills nothing, it never
+# grants extra tokens.
 BUCKET_SCRIPT: Final = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
@@ -35,15 +42,21 @@ if now > at then
   tokens = math.min(capacity, tokens + (now - at) * rate / 1000)
   at = now
 end
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
+local granted = math.max(0, math.min(tonumber(ARGV[4]), math.floor(tokens)))
+tokens = tokens - granted
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
-return allowed
+return granted
 """
+
+
+@dataclass(slots=True)
+class _Queue:
+    """A client's requests waiting for their tokens, and whether a call is under way."""
+
+    rate: int
+    waiting: list[asyncio.Future[bool]] = field(default_factory=list)
+    busy: bool = False
 
 
 class RateLimiter:
@@ -63,14 +76,47 @@ class RateLimiter:
         self._per_second = per_second
         self._prefix = prefix
         self._clock = clock
+        self._queues: dict[str, _Queue] = {}
+        self._calls: set[asyncio.Task[None]] = set()
 
     async def check(self, client_id: str, per_second: int | None = None) -> None:
         rate = per_second or self._per_second
         key = f"{self._prefix}:ratelimit:{client_id}"
-        now_ms = int(self._clock() * 1000)
-        try:
-            allowed = await self._script(keys=[key], args=[rate, rate, now_ms])
-        except RedisError as exc:
-            raise UnavailableError("rate limiter unavailable") from exc
-        if int(allowed) != 1:
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue(rate)
+        turn: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        queue.waiting.append(turn)
+        if not queue.busy:
+            queue.busy = True
+            task = asyncio.create_task(self._take(key, queue))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+        if not await asyncio.shield(turn):
             raise RateLimitedError(f"more than {rate} requests per second")
+
+    async def _take(self, key: str, queue: _Queue) -> None:
+        """Take tokens for whoever waits, one call per group, until nobody waits."""
+        try:
+            while queue.waiting:
+                turns, queue.waiting = queue.waiting, []
+                now_ms = int(self._clock() * 1000)
+                try:
+                    granted = int(
+                        await self._script(
+                            keys=[key], args=[queue.rate, queue.rate, now_ms, len(turns)]
+                        )
+                    )
+                except RedisError:
+                    for turn in turns:
+                        if not turn.done():
+                            turn.set_exception(UnavailableError("rate limiter unavailable"))
+                    continue
+                for position, turn in enumerate(turns):
+                    if not turn.done():
+                        turn.set_result(position < granted)
+        finally:
+            for turn in queue.waiting:  # only if cancelled (shutdown) while some waited
+                if not turn.done():
+                    turn.set_exception(UnavailableError("rate limiter unavailable"))
+            del self._queues[key]
