@@ -265,6 +265,37 @@ async def test_the_batch_span_continues_one_event_trace_and_links_the_others(
     assert batch.attributes["kprgw.batch.events"] == 3
 
 
+async def test_events_grouped_in_one_chunk_keep_their_own_request_traces(
+    world: DemoWorld,
+) -> None:
+    """intake commits concurrent requests in one chunk; each event carries its request's span."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    harness = Harness(world, max_events=10, tracer_provider=provider)
+    await harness.start()
+    try:
+        chunk = await harness.chunk("bergen", harness.events(3))
+        requests = [(uuid.uuid4().hex, f"{n + 1:016x}") for n in range(3)]
+        grouped = chunk.model_copy(
+            update={
+                "events": [
+                    e.model_copy(update={"trace_id": t, "traceparent": f"00-{t}-{s}-01"})
+                    for e, (t, s) in zip(chunk.events, requests, strict=True)
+                ]
+            }
+        )
+        await harness.publish(grouped)
+    finally:
+        await harness.stop()
+    [batch] = [s for s in exporter.get_finished_spans() if s.name == "build batch"]
+    assert batch.context is not None
+    assert batch.parent is not None
+    assert (f"{batch.context.trace_id:032x}", f"{batch.parent.span_id:016x}") == requests[0]
+    linked = {(f"{k.context.trace_id:032x}", f"{k.context.span_id:016x}") for k in batch.links}
+    assert linked == set(requests[1:])
+
+
 async def test_the_operators_flush_sends_pending_events_now(world: DemoWorld) -> None:
     harness = Harness(world, max_events=100)
     harness.transform._batcher._max_age = 3600  # only the flush can send this batch

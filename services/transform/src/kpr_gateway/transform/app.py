@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,9 +37,14 @@ from kpr_gateway.messages.kpr_ktt_v1 import KttEvent, describe_errors
 from kpr_gateway.messages.shipments import Shipments, build_shipments
 from kpr_gateway.observability.health import DrainState, Readiness, health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
+from kpr_gateway.observability.tracing import (
+    current_trace_id,
+    current_traceparent,
+    span_context_of,
+)
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
-from kpr_gateway.pipeline.contracts import BuiltMessage, EventChunk, MsgType
+from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChunk, MsgType
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import (
@@ -183,14 +188,16 @@ class Transform:
                 ).inc()
             if verdict.state is None:
                 number = verdict.municipality_number or tenant.municipality_number
-                to_batch.setdefault(number, []).append(PendingEvent(accepted, event, span_context))
+                to_batch.setdefault(number, []).append(
+                    PendingEvent(accepted, event, _event_span(accepted, span_context))
+                )
             else:
                 settled[verdict.state].append(event_id)
                 reasons[event_id] = verdict.reasons
         for state, event_ids in settled.items():
             try:
                 await self._ledger.settle_events(
-                    tenant.id, event_ids, state, trace_id=_trace_id(), reasons=reasons
+                    tenant.id, event_ids, state, trace_id=current_trace_id(), reasons=reasons
                 )
             except LedgerError as exc:
                 raise LedgerDownError(str(exc)) from exc
@@ -235,8 +242,8 @@ class Transform:
                     batch_id=shipments.batch_id,
                     event_ids=event_ids,
                     messages=[BatchMessage(s.msg_id, s.msg_type, s.document) for s in shipments],
-                    trace_id=_trace_id(),
-                    traceparent=_traceparent(),
+                    trace_id=current_trace_id(),
+                    traceparent=current_traceparent(),
                 )
             except LedgerError as exc:
                 raise LedgerDownError(str(exc)) from exc
@@ -360,13 +367,10 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
     return transform
 
 
-def _trace_id() -> str | None:
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
-
-
-def _traceparent() -> str | None:
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return None
-    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+def _event_span(accepted: AcceptedEvent, chunk_span: SpanContext) -> SpanContext:
+    """The span of the request that brought the event (intake groups requests in a chunk)."""
+    if accepted.traceparent is not None:
+        own = span_context_of(accepted.traceparent)
+        if own is not None:
+            return own
+    return chunk_span
