@@ -84,6 +84,25 @@ def test_fagmelding_is_valid_and_carries_no_national_id(schema: etree.XMLSchema)
     assert document.find("k:Events/k:Event[1]/k:EndDate", namespaces=NS) is None
 
 
+def test_markup_in_a_value_is_written_as_text(schema: etree.XMLSchema) -> None:
+    # The documents are written as text: a value must not be able to add elements.
+    reference = "A&B</CaseReference></Event><Event>"
+    document = build_fagmelding(batch(event(1, case_reference=reference)))
+    schema.assertValid(document)
+    assert document.findtext("k:Events/k:Event/k:CaseReference", namespaces=NS) == reference
+    assert len(document.findall("k:Events/k:Event", namespaces=NS)) == 1
+    assert b"A&amp;B&lt;/CaseReference&gt;&lt;/Event&gt;&lt;Event&gt;" in to_bytes(document)
+
+
+def test_a_value_xml_cannot_carry_is_refused_without_echo() -> None:
+    # KttEvent refuses such values; an unvalidated one must still not reach the output.
+    valid = event(1)
+    unchecked = KttEvent.model_construct(**{**dict(valid), "case_reference": "SAK\x01" + PERSON_B})
+    with pytest.raises(KprDocumentError, match="cannot be written as XML") as caught:
+        build_fagmelding(batch(unchecked))
+    assert PERSON_B not in str(caught.value)
+
+
 def test_identmelding_has_one_sorted_entry_per_person(schema: etree.XMLSchema) -> None:
     the_batch = batch(event(1), event(2, PERSON_B), event(3), event(4, PERSON_B), event(5))
     document = build_identmelding(the_batch)

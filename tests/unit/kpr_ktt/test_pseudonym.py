@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpr_gateway.messages.kpr_ktt_v1 import PERSON_KEY_LENGTH, KprDocumentError, person_key
+from kpr_gateway.messages.kpr_ktt_v1.pseudonym import person_keys
 from tests.unit.kpr_ktt.strategies import national_ids
 from tests.unit.kpr_ktt.synthetic import synthetic_national_id
 
@@ -26,6 +27,24 @@ def test_known_answer() -> None:
         person_key(PERSON_A, b"golden-tenant-secret/not-for-production")
         == "M4VEPWROZA6UB4VI6CC65WCR7TN335D7"
     )
+
+
+@settings(max_examples=50)
+@given(national_id=national_ids(), secret=secrets)
+def test_the_key_is_the_documented_construction(national_id: str, secret: bytes) -> None:
+    # person_keys keeps an HMAC state and writes base32 itself: it must give the same key.
+    mac = hmac.new(
+        secret, b"kpr-gateway/kpr-ktt-v1/person-key\x00" + national_id.encode(), hashlib.sha256
+    )
+    assert person_key(national_id, secret) == base64.b32encode(mac.digest()[:20]).decode()
+
+
+def test_person_keys_gives_one_key_per_distinct_person() -> None:
+    keys = person_keys([PERSON_A, PERSON_B, PERSON_A], TENANT_1)
+    assert keys == {
+        PERSON_A: person_key(PERSON_A, TENANT_1),
+        PERSON_B: person_key(PERSON_B, TENANT_1),
+    }
 
 
 def test_construction_is_the_documented_one() -> None:
