@@ -26,7 +26,7 @@ async def test_span_per_request_without_ids_in_its_name() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = Starlette(routes=[Route("/v1/events/{event_id}", show)])
-    app.add_middleware(ServerSpanMiddleware, router=app.router, tracer_provider=provider)
+    app.add_middleware(ServerSpanMiddleware, tracer_provider=provider)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://intake"
     ) as client:

@@ -12,6 +12,7 @@ from kpr_gateway.intake.audit import AuditLog, ForeignIds
 from kpr_gateway.intake.auth import Authenticator, Caller
 from kpr_gateway.intake.errors import AccessDeniedError, AuthenticationError
 from kpr_gateway.intake.ratelimit import RateLimiter
+from kpr_gateway.intake.tracing import template_of
 from kpr_gateway.tenancy.model import Scope
 
 
@@ -94,8 +95,4 @@ class Gatekeeper:
 
 def route_template(request: Request) -> str:
     """The matched route's template ("/v1/events/{event_id}"): ids never reach audit or spans."""
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match.name == "FULL":
-            return str(getattr(route, "path", request.url.path))
-    return "unmatched"
+    return template_of(request.scope)

@@ -7,17 +7,24 @@ request. Span names use the route template, never the path: ids in paths stay ou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from opentelemetry import context, propagate, trace
-from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def template_of(scope: Mapping[str, Any]) -> str:
+    """The template of the route the router matched (Starlette leaves it in the scope)."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
 class ServerSpanMiddleware:
-    def __init__(
-        self, app: ASGIApp, router: Router, tracer_provider: trace.TracerProvider | None = None
-    ) -> None:
+    """Named after the route once routing is done (the span starts before it)."""
+
+    def __init__(self, app: ASGIApp, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._app = app
-        self._router = router
         self._tracer = trace.get_tracer("kpr_gateway.intake", tracer_provider=tracer_provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -31,23 +38,18 @@ class ServerSpanMiddleware:
         try:
             method = scope["method"]
             with self._tracer.start_as_current_span(
-                f"{method} {self._template(scope)}",
+                f"{method} unmatched",
                 kind=trace.SpanKind.SERVER,
                 attributes={"http.request.method": method},
             ) as span:
 
                 async def send_with_status(message: Message) -> None:
                     if message["type"] == "http.response.start":
+                        # the router has matched by now and left the route in the scope
+                        span.update_name(f"{method} {template_of(scope)}")
                         span.set_attribute("http.response.status_code", message["status"])
                     await send(message)
 
                 await self._app(scope, receive, send_with_status)
         finally:
             context.detach(token)
-
-    def _template(self, scope: Scope) -> str:
-        for route in self._router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return str(getattr(route, "path", "unmatched"))
-        return "unmatched"
