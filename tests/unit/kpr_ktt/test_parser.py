@@ -106,6 +106,34 @@ def test_missing_element_is_refused() -> None:
         validate_document(document)
 
 
+def test_a_schema_checked_document_is_not_checked_again() -> None:
+    document = build_fagmelding(the_batch())
+    status = document.find("k:Events/k:Event/k:Status", namespaces=NS)
+    assert status is not None
+    status.text = "  T  "  # not a StatusType value, but the caller says it checked
+    with pytest.raises(KprDocumentError, match="not valid"):
+        parse_fagmelding(document)
+    with pytest.raises(KprDocumentError, match="out of the supported range"):
+        parse_fagmelding(document, schema_checked=True)
+
+
+def test_a_missing_element_is_refused_even_unchecked() -> None:
+    document = build_fagmelding(the_batch())
+    event = document.find("k:Events/k:Event", namespaces=NS)
+    status = document.find("k:Events/k:Event/k:Status", namespaces=NS)
+    assert event is not None
+    assert status is not None
+    event.remove(status)
+    with pytest.raises(KprDocumentError, match="lacks an element"):
+        parse_fagmelding(document, schema_checked=True)
+    person = build_identmelding(the_batch())
+    key = person.find("k:Persons/k:Person/k:PersonKey", namespaces=NS)
+    assert key is not None
+    key.getparent().remove(key)  # type: ignore[union-attr]
+    with pytest.raises(KprDocumentError, match="lacks an element"):
+        parse_identmelding(person, schema_checked=True)
+
+
 def test_duplicate_event_ids_are_invalid() -> None:
     document = build_fagmelding(the_batch())
     events = document.find("k:Events", namespaces=NS)

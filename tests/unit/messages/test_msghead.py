@@ -16,7 +16,9 @@ from kpr_gateway.messages.msghead import (
     build_msghead,
     canonical_document,
     parse_msghead,
+    read_msghead,
 )
+from kpr_gateway.messages.xmlsafe import parse_xml
 from tests.unit.messages.examples import MH, at, attrs, head
 from tests.unit.messages.strategies import PAYLOAD_NS, msgheads, payload_document
 
@@ -157,6 +159,18 @@ def test_parsed_document_is_detached_from_the_envelope() -> None:
     assert parsed.document.getparent() is None
     assert parsed.document.tag == f"{{{PAYLOAD_NS}}}Payload"
     assert parsed.document.findtext(f"{{{PAYLOAD_NS}}}Reference") == "12345678901"
+
+
+def test_read_msghead_reads_the_document_in_place() -> None:
+    data = build_msghead(head())
+    root = parse_xml(data)
+    read = read_msghead(root)
+    assert read == parse_msghead(data)
+    # Not a copy: the document is still inside the tree, which stays whole.
+    content = root.find("mh:Document/mh:RefDoc/mh:Content", namespaces=MH)
+    assert content is not None
+    assert read.document.getparent() is content
+    assert etree.tostring(root) == etree.tostring(parse_xml(data))
 
 
 def test_equality_ignores_indentation_but_not_content() -> None:

@@ -42,6 +42,7 @@ from kpr_gateway.messages.msghead import (
     Organisation,
     build_msghead,
     parse_msghead,
+    read_msghead,
 )
 from kpr_gateway.messages.schemas import (
     STANDARDS_DIR_ENV,
@@ -93,6 +94,7 @@ __all__ = [
     "parse_apprec",
     "parse_msghead",
     "parse_xml",
+    "read_msghead",
     "require_valid",
     "validate_document",
 ]

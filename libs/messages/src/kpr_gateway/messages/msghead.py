@@ -289,7 +289,9 @@ def _read_date(text: str, where: str, *, allow_date: bool = False) -> datetime:
         raise MsgHeadError(f"MsgHead: {where} is not a valid date-time") from exc
 
 
-def _read_document(root: etree._Element) -> tuple[datetime, etree._Element, str | None]:
+def _read_document(
+    root: etree._Element, *, detach: bool
+) -> tuple[datetime, etree._Element, str | None]:
     documents = root.findall(_q("Document"))
     if len(documents) != 1:
         raise MsgHeadError(f"MsgHead: expected exactly one Document, found {len(documents)}")
@@ -310,6 +312,8 @@ def _read_document(root: etree._Element) -> tuple[datetime, etree._Element, str 
         raise MsgHeadError(
             f"MsgHead: RefDoc/Content must hold exactly one element, found {len(elements)}"
         )
+    if not detach:
+        return issue_date, elements[0], description
     inline = copy.deepcopy(elements[0])
     inline.tail = None
     return issue_date, inline, description
@@ -320,7 +324,20 @@ def parse_msghead(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MsgHead
 
     Unsafe or malformed input raises the errors of ``xmlsafe.parse_xml``.
     """
-    root = parse_xml(data, max_bytes=max_bytes)
+    return _read(parse_xml(data, max_bytes=max_bytes), detach=True)
+
+
+def read_msghead(root: etree._Element) -> MsgHead:
+    """Read the MsgHead of an already parsed tree (``root`` from ``xmlsafe.parse_xml``).
+
+    Unlike ``parse_msghead`` the document is not copied out: ``document`` is the element
+    inside ``root`` (tail included), so the tree can still be validated whole and a large
+    document is not copied. Raises ``MsgHeadError`` as ``parse_msghead`` does.
+    """
+    return _read(root, detach=False)
+
+
+def _read(root: etree._Element, *, detach: bool) -> MsgHead:
     if root.tag != _q("MsgHead"):
         raise MsgHeadError("MsgHead: root element is not MsgHead in the MsgHead v1.2 namespace")
     info = _child(root, "MsgInfo", "MsgHead")
@@ -334,7 +351,7 @@ def parse_msghead(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MsgHead
             ref_to_parent=_text(conversation_element, "RefToParent", "ConversationRef"),
             ref_to_conversation=_text(conversation_element, "RefToConversation", "ConversationRef"),
         )
-    issue_date, document, description = _read_document(root)
+    issue_date, document, description = _read_document(root, detach=detach)
     sender = _child(_child(info, "Sender", "MsgInfo"), "Organisation", "Sender")
     receiver = _child(_child(info, "Receiver", "MsgInfo"), "Organisation", "Receiver")
     return MsgHead(

@@ -13,8 +13,8 @@ Texts name HER-ids, codes, lines and element paths only, never document values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from lxml import etree
 
@@ -23,11 +23,14 @@ from kpr_gateway.messages.errors import MalformedXmlError, MessagesError, Unsafe
 from kpr_gateway.messages.kpr_ktt_v1 import (
     MSG_TYPE_FAGMELDING,
     MSG_TYPE_IDENTMELDING,
+    NAMESPACE,
+    XSD_PATH,
     parse_fagmelding,
     parse_identmelding,
 )
-from kpr_gateway.messages.msghead import MsgHead, Organisation, parse_msghead
-from kpr_gateway.messages.schemas import SchemaSet, validate_document
+from kpr_gateway.messages.msghead import MsgHead, Organisation, read_msghead
+from kpr_gateway.messages.schemas import SchemaSet
+from kpr_gateway.messages.xmlsafe import parse_xml
 from kpr_gateway.nhn import NhnMessage
 from kpr_gateway.security.cms import open_sealed
 from kpr_gateway.security.errors import SecurityError, UnexpectedSignerError
@@ -42,10 +45,15 @@ from kpr_gateway.simulator.credentials import ReceiverCredentials
 from kpr_gateway.simulator.parties import KnownSender
 from kpr_gateway.simulator.receivers import FHI_HER_ID, KPR_HER_IDS
 
+
+class _DocumentParser(Protocol):
+    def __call__(self, document: etree._Element, *, schema_checked: bool) -> object: ...
+
+
 MAX_SCHEMA_ERRORS = 10
 _SHOWN_CHARS = 40
 
-_DOCUMENT_PARSERS: dict[str, Callable[[etree._Element], object]] = {
+_DOCUMENT_PARSERS: dict[str, _DocumentParser] = {
     MSG_TYPE_FAGMELDING: parse_fagmelding,
     MSG_TYPE_IDENTMELDING: parse_identmelding,
 }
@@ -84,8 +92,11 @@ def open_message(
 
 def examine(content: bytes, message: NhnMessage, schemas: SchemaSet | None) -> Examined | Refusal:
     """Read and check the opened content of ``message``."""
+    # Parsed once: the MsgHead is read from the tree that the schemas then check whole, and
+    # its document is read in place (large documents are neither parsed nor copied twice).
     try:
-        head = parse_msghead(content)
+        root = parse_xml(content)
+        head = read_msghead(root)
     except (UnsafeXmlError, MalformedXmlError) as exc:
         return Refusal(NOT_WELL_FORMED_XML, f"content is not acceptable XML: {exc}")
     except MessagesError as exc:
@@ -112,10 +123,10 @@ def examine(content: bytes, message: NhnMessage, schemas: SchemaSet | None) -> E
             )
         )
         return Examined(head, tuple(errors))
-    schema_errors = _schema_errors(content, schemas) if schemas is not None else []
+    schema_errors = _schema_errors(root, schemas) if schemas is not None else []
     errors.extend(schema_errors)
     if not schema_errors:
-        errors.extend(_document_errors(head))
+        errors.extend(_document_errors(head, checked=_checks_kpr_documents(schemas)))
     return Examined(head, tuple(errors))
 
 
@@ -146,8 +157,17 @@ def _receiver_errors(receiver: Organisation, to_her_id: str) -> list[AppRecError
     return []
 
 
-def _schema_errors(content: bytes, schemas: SchemaSet) -> list[AppRecErrorCode]:
-    issues = validate_document(content, schemas)
+def _checks_kpr_documents(schemas: SchemaSet | None) -> bool:
+    """Whether a MsgHead valid under ``schemas`` has had its KPR document checked against
+    kpr-ktt-v1.xsd (MsgHead's Content is processContents="strict")."""
+    return schemas is not None and any(
+        payload.namespace == NAMESPACE and payload.xsd_path.resolve() == XSD_PATH.resolve()
+        for payload in schemas.payloads
+    )
+
+
+def _schema_errors(root: etree._Element, schemas: SchemaSet) -> list[AppRecErrorCode]:
+    issues = schemas.issues(root)
     shown = [codes.error(codes.SCHEMA_INVALID, str(i)) for i in issues[:MAX_SCHEMA_ERRORS]]
     if len(issues) > MAX_SCHEMA_ERRORS:
         shown.append(
@@ -158,9 +178,9 @@ def _schema_errors(content: bytes, schemas: SchemaSet) -> list[AppRecErrorCode]:
     return shown
 
 
-def _document_errors(head: MsgHead) -> list[AppRecErrorCode]:
+def _document_errors(head: MsgHead, *, checked: bool) -> list[AppRecErrorCode]:
     try:
-        _DOCUMENT_PARSERS[head.msg_type](head.document)
+        _DOCUMENT_PARSERS[head.msg_type](head.document, schema_checked=checked)
     except MessagesError as exc:  # KprDocumentError: the document or its kind is wrong
         return [codes.error(codes.SCHEMA_INVALID, f"{head.msg_type} document: {exc}")]
     return []

@@ -25,6 +25,18 @@ from kpr_gateway.messages.kpr_ktt_v1.xsd import (
 
 _EVENTS = f"{qname('Events')}/{qname('Event')}"
 _PERSONS = f"{qname('Persons')}/{qname('Person')}"
+_EVENT_ID = qname("EventId")
+_STATUS = qname("Status")
+_PERSON_KEY = qname("PersonKey")
+_SERVICE_CODE = qname("ServiceCode")
+_DECISION_DATE = qname("DecisionDate")
+_START_DATE = qname("StartDate")
+_STOP_DATE = qname("StopDate")
+_END_DATE = qname("EndDate")
+_HOURS_PER_WEEK = qname("HoursPerWeek")
+_PROVIDER_ORG_NUMBER = qname("ProviderOrgNumber")
+_CASE_REFERENCE = qname("CaseReference")
+_NATIONAL_ID = qname("NationalId")
 # Schema-valid values Python cannot represent, such as the time 24:00:00.
 _OUT_OF_RANGE = "a date, time or number in the document is out of the supported range"
 
@@ -70,38 +82,56 @@ class ParsedIdentmelding:
     persons: tuple[ParsedPerson, ...]
 
 
-def parse_fagmelding(document: etree._Element | bytes) -> ParsedFagmelding:
-    """Read a KPR_IPL document (an element or its bytes)."""
-    root = _valid_root(document, FAGMELDING_TAG, "Fagmelding")
+def parse_fagmelding(
+    document: etree._Element | bytes, *, schema_checked: bool = False
+) -> ParsedFagmelding:
+    """Read a KPR_IPL document (an element or its bytes).
+
+    ``schema_checked``: the caller has already checked this very element against
+    kpr-ktt-v1.xsd (for example inside its MsgHead, with a ``SchemaSet``); it is not
+    checked a second time.
+    """
+    root = _root(document, FAGMELDING_TAG, "Fagmelding", schema_checked=schema_checked)
     try:
         return ParsedFagmelding(
             header=_header(root),
-            events=tuple(_event(element) for element in root.iterfind(_EVENTS)),
+            events=tuple([_event(element) for element in root.iterfind(_EVENTS)]),
         )
     except (ValueError, ArithmeticError) as exc:
         raise KprDocumentError(_OUT_OF_RANGE) from exc
+    except KeyError:  # only when the caller's schema check was not the one it claimed
+        raise KprDocumentError("an event lacks an element the schema requires") from None
 
 
-def parse_identmelding(document: etree._Element | bytes) -> ParsedIdentmelding:
-    """Read a KPR_IDE document (an element or its bytes)."""
-    root = _valid_root(document, IDENTMELDING_TAG, "Identmelding")
-    persons = tuple(
-        ParsedPerson(
-            person_key=_text(element, "PersonKey"), national_id=_text(element, "NationalId")
-        )
-        for element in root.iterfind(_PERSONS)
-    )
+def parse_identmelding(
+    document: etree._Element | bytes, *, schema_checked: bool = False
+) -> ParsedIdentmelding:
+    """Read a KPR_IDE document (an element or its bytes); ``schema_checked`` as for
+    ``parse_fagmelding``."""
+    root = _root(document, IDENTMELDING_TAG, "Identmelding", schema_checked=schema_checked)
+    persons = []
+    for element in root.iterfind(_PERSONS):
+        fields = _fields(element)
+        try:
+            persons.append(
+                ParsedPerson(person_key=fields[_PERSON_KEY], national_id=fields[_NATIONAL_ID])
+            )
+        except KeyError:  # as in parse_fagmelding
+            raise KprDocumentError("a person lacks an element the schema requires") from None
     try:
-        return ParsedIdentmelding(header=_header(root), persons=persons)
+        return ParsedIdentmelding(header=_header(root), persons=tuple(persons))
     except ValueError as exc:
         raise KprDocumentError(_OUT_OF_RANGE) from exc
 
 
-def _valid_root(document: etree._Element | bytes, tag: str, name: str) -> etree._Element:
+def _root(
+    document: etree._Element | bytes, tag: str, name: str, *, schema_checked: bool
+) -> etree._Element:
     root = parse_document(document) if isinstance(document, bytes) else document
     if root.tag != tag:
         raise KprDocumentError(f"expected a {name} document")
-    validate_document(root)
+    if not schema_checked:
+        validate_document(root)
     return root
 
 
@@ -115,20 +145,30 @@ def _header(root: etree._Element) -> ParsedHeader:
     )
 
 
+def _fields(element: etree._Element) -> dict[object, str]:
+    # One pass over the children instead of a find() per field: the schema has been checked,
+    # so each child occurs at most once (a comment's tag is a function, never asked for).
+    return {child.tag: child.text or "" for child in element}
+
+
 def _event(element: etree._Element) -> ParsedEvent:
-    hours = _optional_text(element, "HoursPerWeek")
+    fields = _fields(element)
+    hours = fields.get(_HOURS_PER_WEEK)
+    stop = fields.get(_STOP_DATE)
+    end = fields.get(_END_DATE)
     return ParsedEvent(
-        event_id=UUID(_text(element, "EventId")),
-        status=EventStatus(_text(element, "Status")),
-        person_key=_text(element, "PersonKey"),
-        service_code=_text(element, "ServiceCode"),
-        decision_date=_date(element, "DecisionDate"),
-        start_date=_date(element, "StartDate"),
-        stop_date=_optional_date(element, "StopDate"),
-        end_date=_optional_date(element, "EndDate"),
+        event_id=UUID(fields[_EVENT_ID]),
+        status=EventStatus(fields[_STATUS]),
+        person_key=fields[_PERSON_KEY],
+        service_code=fields[_SERVICE_CODE],
+        # xs:date and xs:decimal collapse whitespace, so the schema accepts padded values.
+        decision_date=date.fromisoformat(fields[_DECISION_DATE].strip()),
+        start_date=date.fromisoformat(fields[_START_DATE].strip()),
+        stop_date=date.fromisoformat(stop.strip()) if stop is not None else None,
+        end_date=date.fromisoformat(end.strip()) if end is not None else None,
         hours_per_week=Decimal(hours.strip()) if hours is not None else None,
-        provider_org_number=_optional_text(element, "ProviderOrgNumber"),
-        case_reference=_optional_text(element, "CaseReference"),
+        provider_org_number=fields.get(_PROVIDER_ORG_NUMBER),
+        case_reference=fields.get(_CASE_REFERENCE),
     )
 
 
@@ -139,22 +179,5 @@ def _child(parent: etree._Element, local: str) -> etree._Element:
     return child
 
 
-def _optional_text(parent: etree._Element, local: str) -> str | None:
-    child = parent.find(qname(local))
-    if child is None:
-        return None
-    return child.text or ""
-
-
 def _text(parent: etree._Element, local: str) -> str:
     return _child(parent, local).text or ""
-
-
-def _date(parent: etree._Element, local: str) -> date:
-    # xs:date collapses whitespace, so the schema accepts padded dates.
-    return date.fromisoformat(_text(parent, local).strip())
-
-
-def _optional_date(parent: etree._Element, local: str) -> date | None:
-    text = _optional_text(parent, local)
-    return date.fromisoformat(text.strip()) if text is not None else None
