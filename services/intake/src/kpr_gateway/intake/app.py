@@ -116,7 +116,8 @@ def create_app(
     _install_error_answers(app)
 
     gate = Gatekeeper(authenticator, limiter, audit, foreign)
-    submitting = gate.caller_with(Scope.SUBMIT)
+    # The submit routes admit the caller themselves (they have no path parameters to check
+    # first): FastAPI's dependency solving was a measurable part of a single event's cost.
     reading = gate.caller_with(Scope.READ)
 
     event_schema = KttEvent.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -133,9 +134,8 @@ def create_app(
             }
         },
     )
-    async def submit_event(
-        request: Request, who: Annotated[Caller, Depends(submitting)]
-    ) -> Response:
+    async def submit_event(request: Request) -> Response:
+        who = await gate.admit(request, request.headers.get("authorization"), Scope.SUBMIT)
         body = await read_body(request, limits.max_body_bytes)
         event = validate_event(parse_json(body, "body"))
         trace_id = current_trace_id() or uuid.uuid4().hex
@@ -164,9 +164,8 @@ def create_app(
             }
         },
     )
-    async def submit_batch(
-        request: Request, who: Annotated[Caller, Depends(submitting)]
-    ) -> BatchResult:
+    async def submit_batch(request: Request) -> BatchResult:
+        who = await gate.admit(request, request.headers.get("authorization"), Scope.SUBMIT)
         body = await read_body(request, limits.max_body_bytes)
         entries = parse_batch(
             body, request.headers.get("content-type", ""), limits.max_batch_events

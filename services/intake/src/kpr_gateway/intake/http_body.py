@@ -86,14 +86,14 @@ def parse_batch(data: bytes, content_type: str, max_events: int) -> list[BatchEn
 
 
 def _entry(index: int, raw: Any) -> BatchEntry:
-    claimed = _claimed_event_id(raw)
     if isinstance(raw, BadRequestError):
         error = InvalidEventError(raw.message)
         return BatchEntry(index, None, error, None)
     try:
-        return BatchEntry(index, validate_event(raw), None, claimed)
+        event = validate_event(raw)
     except InvalidEventError as exc:
-        return BatchEntry(index, None, exc, claimed)
+        return BatchEntry(index, None, exc, _claimed_event_id(raw))
+    return BatchEntry(index, event, None, str(event.event_id))
 
 
 def _claimed_event_id(raw: Any) -> str | None:
