@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from kpr_gateway.messages.errors import MsgHeadError, UnsafeXmlError
 from kpr_gateway.messages.msghead import (
+    MSGHEAD_NS,
     ConversationRef,
     MsgHead,
     Organisation,
@@ -197,6 +200,57 @@ def test_round_trip(original: MsgHead) -> None:
     parsed = parse_msghead(data)
     assert parsed == original
     assert build_msghead(parsed) == data
+
+
+# Text a compact document may hold: not empty, no line break (XML characters otherwise).
+_plain_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff")
+    | st.just("\t"),
+    min_size=1,
+    max_size=20,
+)
+_compact_documents = st.builds(
+    payload_document,
+    reference=st.from_regex(r"[0-9]{11}", fullmatch=True),
+    items=st.lists(_plain_text, max_size=3),
+    groups=st.lists(st.lists(_plain_text, max_size=2), max_size=2),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(original=msgheads, document=_compact_documents, reparse=st.booleans())
+def test_a_compact_document_is_written_as_the_general_way_writes_it(
+    original: MsgHead, document: etree._Element, reparse: bool
+) -> None:
+    if reparse:  # as the KPR builder makes them: parsed from text without indentation
+        document = etree.fromstring(etree.tostring(document))
+    head_ = dataclasses.replace(original, document=document)
+    assert build_msghead(head_, compact_document=True) == build_msghead(head_)
+
+
+def test_a_compact_document_is_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    general = build_msghead(head())
+
+    def no_copy(value: object) -> object:
+        raise AssertionError("copied")
+
+    monkeypatch.setattr("kpr_gateway.messages.msghead.copy.deepcopy", no_copy)
+    assert build_msghead(head(), compact_document=True) == general
+
+
+def test_documents_that_cannot_be_written_apart_take_the_general_way() -> None:
+    deep = etree.Element(f"{{{PAYLOAD_NS}}}Payload")
+    element = deep
+    for _ in range(40):  # deeper than libxml2 indents
+        element = etree.SubElement(element, f"{{{PAYLOAD_NS}}}Group")
+    element.text = "x"
+    own_namespace = etree.fromstring(f'<Payload xmlns="{MSGHEAD_NS}"><Item>x</Item></Payload>')
+    wrapper = etree.Element("wrapper")
+    attached = etree.SubElement(wrapper, f"{{{PAYLOAD_NS}}}Payload")
+    etree.SubElement(attached, f"{{{PAYLOAD_NS}}}Reference").text = "1"
+    for document in (deep, own_namespace, attached):
+        head_ = head(document=document)
+        assert build_msghead(head_, compact_document=True) == build_msghead(head_)
 
 
 def _replace_in(data: bytes, old: bytes, new: bytes) -> bytes:

@@ -191,16 +191,34 @@ def _write_organisation(parent: etree._Element, organisation: Organisation) -> N
         _write_organisation(element, organisation.service)
 
 
-def build_msghead(head: MsgHead) -> bytes:
-    """Serialise ``head`` as UTF-8 with an XML declaration and two-space indentation."""
+def build_msghead(head: MsgHead, *, compact_document: bool = False) -> bytes:
+    """Serialise ``head`` as UTF-8 with an XML declaration and two-space indentation.
+
+    ``compact_document``: the caller vouches that every element of ``head.document`` holds
+    either only elements (no text between them, not even whitespace) or only text without
+    line breaks, never empty text, and that it has no comments or processing instructions,
+    as a document parsed from text written without indentation. Such a document is written
+    by libxml2's own indentation into the envelope instead of being copied and indented:
+    the same bytes, in a third of the time for a large document.
+    """
     _check_head(head)
     try:
-        return _serialise(head)
+        return _serialise(head, compact_document=compact_document)
     except (ValueError, OverflowError) as exc:  # e.g. characters XML cannot carry
         raise MsgHeadError("a MsgHead field cannot be written as XML") from exc
 
 
-def _serialise(head: MsgHead) -> bytes:
+# Stands in for the document while the envelope is indented and written (compact documents).
+_PLACEHOLDER_NS = "urn:no:kpr-gateway:msghead:placeholder"
+_PLACEHOLDER = f'<kprgw:Document xmlns:kprgw="{_PLACEHOLDER_NS}"/>'.encode()
+# The document's lines are indented as its level in the envelope: MsgHead/Document/RefDoc/
+# Content/document is level 4.
+_DOCUMENT_LINE_BREAK = b"\n" + b"  " * 4
+# libxml2 indents no deeper than 30 levels (60 spaces); etree.indent has no limit.
+_CAPPED_INDENT = b"\n" + b" " * 60
+
+
+def _serialise(head: MsgHead, *, compact_document: bool = False) -> bytes:
     # lxml-stubs do not allow None (the default namespace) as a prefix key
     root = etree.Element(_q("MsgHead"), nsmap={None: MSGHEAD_NS})  # type: ignore[dict-item]
     info = _sub(root, "MsgInfo")
@@ -222,11 +240,31 @@ def _serialise(head: MsgHead) -> bytes:
     ref_doc = _sub(document, "RefDoc")
     _sub(ref_doc, "IssueDate").set("V", format_utc(head.issue_date))
     _code(ref_doc, "MsgType", *REFDOC_XML)
+    content = _sub(ref_doc, "Content")
+    if compact_document and _stands_alone(head.document):
+        placeholder = etree.SubElement(
+            content, f"{{{_PLACEHOLDER_NS}}}Document", nsmap={"kprgw": _PLACEHOLDER_NS}
+        )
+        envelope = to_bytes(root)
+        written = etree.tostring(
+            head.document, encoding="UTF-8", pretty_print=True, with_tail=False
+        )
+        if envelope.count(_PLACEHOLDER) == 1 and _CAPPED_INDENT not in written:
+            return envelope.replace(
+                _PLACEHOLDER, written.removesuffix(b"\n").replace(b"\n", _DOCUMENT_LINE_BREAK)
+            )
+        content.remove(placeholder)  # not expected: fall back to the general way
     inline = copy.deepcopy(head.document)
     inline.tail = None
-    _sub(ref_doc, "Content").append(inline)
+    content.append(inline)
 
     return to_bytes(root)
+
+
+def _stands_alone(document: etree._Element) -> bool:
+    # Written on its own, a document declares its namespaces itself; inside the envelope lxml
+    # would drop a declaration the MsgHead element already makes.
+    return document.getparent() is None and MSGHEAD_NS not in document.nsmap.values()
 
 
 # ----------------------------------------------------------------------------- parsing

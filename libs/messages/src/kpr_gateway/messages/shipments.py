@@ -83,5 +83,7 @@ def build_shipments(
             issue_date=now,
             document=build(batch),
         )
-        shipments.append(Shipment(str(msg_id), msg_type, build_msghead(head)))
+        # The KPR documents are parsed from text written without indentation (kpr_ktt_v1).
+        document = build_msghead(head, compact_document=True)
+        shipments.append(Shipment(str(msg_id), msg_type, document))
     return Shipments(str(batch.message_id), shipments[0], shipments[1])
