@@ -167,6 +167,8 @@ class Transform:
         reasons: dict[str, list[RejectionReason]] = {}
         to_batch: dict[str, list[PendingEvent]] = {}
         span_context = trace.get_current_span().get_span_context()
+        # traceparent -> its span: a chunk's events mostly share a few requests' spans.
+        own_spans: dict[str, SpanContext] = {}
         for accepted in chunk.events:
             event_id = str(accepted.event_id)
             try:
@@ -188,8 +190,9 @@ class Transform:
                 ).inc()
             if verdict.state is None:
                 number = verdict.municipality_number or tenant.municipality_number
+                span = _event_span(accepted, span_context, own_spans)
                 to_batch.setdefault(number, []).append(
-                    PendingEvent(accepted, event, _event_span(accepted, span_context))
+                    PendingEvent(accepted, event, span, event_id)
                 )
             else:
                 settled[verdict.state].append(event_id)
@@ -212,7 +215,7 @@ class Transform:
     async def _flush(self, key: BatchKey, items: Sequence[PendingEvent]) -> None:
         tenant_id, municipality_number = key
         tenant = self._tenants[tenant_id]
-        unique = list({str(item.accepted.event_id): item for item in items}.values())
+        unique = list({item.event_id: item for item in items}.values())
         # One link per distinct span (SpanContext itself is not hashable: its TraceState isn't)
         contexts = list(
             {
@@ -235,7 +238,7 @@ class Transform:
     ) -> None:
         while items:
             shipments = await asyncio.to_thread(self._build, tenant, municipality_number, items)
-            event_ids = [str(item.accepted.event_id) for item in items]
+            event_ids = [item.event_id for item in items]
             try:
                 commit = await self._ledger.commit_batch(
                     tenant.id,
@@ -248,7 +251,9 @@ class Transform:
             except LedgerError as exc:
                 raise LedgerDownError(str(exc)) from exc
             if commit.committed:
-                await self._publish(tenant.id, shipments.batch_id, event_ids, shipments)
+                await self._publish(
+                    tenant.id, shipments.batch_id, [i.accepted.event_id for i in items], shipments
+                )
                 self._batches.labels(tenant=tenant.id).inc()
                 self._events.labels(tenant=tenant.id, outcome="batched").inc(len(items))
                 return
@@ -256,16 +261,14 @@ class Transform:
             # that delivery built is published, and batch the rest again.
             await self._republish_unsent(tenant.id, list(commit.refused))
             for item in items:
-                state = commit.refused.get(str(item.accepted.event_id))
+                state = commit.refused.get(item.event_id)
                 if state == "missing":
-                    item.done.set_exception(
-                        EventUnknownToLedgerError(
-                            f"event {item.accepted.event_id} is not in the ledger"
-                        )
+                    item.fail(
+                        EventUnknownToLedgerError(f"event {item.event_id} is not in the ledger")
                     )
                 elif state is not None:
-                    item.done.set_result(None)
-            items = [i for i in items if str(i.accepted.event_id) not in commit.refused]
+                    item.succeed()
+            items = [i for i in items if i.event_id not in commit.refused]
 
     def _build(
         self, tenant: Tenant, municipality_number: str, items: list[PendingEvent]
@@ -284,7 +287,7 @@ class Transform:
             raise BuildError(f"batch for tenant {tenant.id} cannot be built: {exc}") from exc
 
     async def _publish(
-        self, tenant_id: str, batch_id: str, event_ids: list[str], shipments: Shipments
+        self, tenant_id: str, batch_id: str, event_ids: list[uuid.UUID], shipments: Shipments
     ) -> None:
         await self._publish_all(
             _built_message(
@@ -309,7 +312,7 @@ class Transform:
                 msg_id=m.msg_id,
                 msg_type=m.msg_type,
                 batch_id=m.batch_id,
-                event_ids=m.event_ids,
+                event_ids=[uuid.UUID(e) for e in m.event_ids],
                 document=m.document,
             )
             for m in unsent
@@ -330,7 +333,7 @@ def _built_message(
     msg_id: str,
     msg_type: str,
     batch_id: str,
-    event_ids: Sequence[str],
+    event_ids: list[uuid.UUID],
     document: bytes,
 ) -> BuiltMessage:
     return BuiltMessage(
@@ -338,7 +341,7 @@ def _built_message(
         msg_id=uuid.UUID(msg_id),
         msg_type=cast(MsgType, msg_type),
         batch_id=uuid.UUID(batch_id),
-        event_ids=[uuid.UUID(e) for e in event_ids],
+        event_ids=event_ids,
         document=document,
     )
 
@@ -367,10 +370,15 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
     return transform
 
 
-def _event_span(accepted: AcceptedEvent, chunk_span: SpanContext) -> SpanContext:
-    """The span of the request that brought the event (intake groups requests in a chunk)."""
-    if accepted.traceparent is not None:
-        own = span_context_of(accepted.traceparent)
-        if own is not None:
-            return own
-    return chunk_span
+def _event_span(
+    accepted: AcceptedEvent, chunk_span: SpanContext, known: dict[str, SpanContext]
+) -> SpanContext:
+    """The span of the request that brought the event (intake groups requests in a chunk);
+    ``known`` holds the traceparents read so far."""
+    traceparent = accepted.traceparent
+    if traceparent is None:
+        return chunk_span
+    span = known.get(traceparent)
+    if span is None:
+        span = known[traceparent] = span_context_of(traceparent) or chunk_span
+    return span
