@@ -24,17 +24,15 @@ from datetime import UTC, datetime
 from opentelemetry import trace
 
 from kpr_gateway.dispatch.errors import (
+    LEDGER_ERRORS,
     AddressMismatchError,
-    LedgerDownError,
-    MessageUnknownToLedgerError,
     NoTransportError,
     SendFailedError,
     UnknownTenantError,
 )
 from kpr_gateway.dispatch.routes import TenantRoute, resolve_routes
 from kpr_gateway.dispatch.settings import DispatchSettings
-from kpr_gateway.ledger import Ledger, LedgerUnavailableError, MessageState, UnknownMessageError
-from kpr_gateway.ledger.states import MESSAGE_RANK
+from kpr_gateway.ledger import Ledger, MessageState
 from kpr_gateway.nhn import CMS_CONTENT_TYPE, NhnMessage, NhnSendError, NhnTransport, new_message
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id
@@ -43,7 +41,7 @@ from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.registry import ReceiverDirectory
-from kpr_gateway.runtime import ServiceContext, StartGate, WorkSource
+from kpr_gateway.runtime import MessageStep, ServiceContext, StartGate, WorkSource
 from kpr_gateway.tenancy import TenantsFile
 
 SERVICE_NAME = "dispatch"
@@ -82,16 +80,14 @@ class Dispatch:
         self._routes: dict[str, TenantRoute] = {}
         self._started = StartGate()
         self._ledger = ledger
+        self._step = MessageStep(
+            ledger, metrics, skip_from=MessageState.DISPATCHED, errors=LEDGER_ERRORS, log=_log
+        )
         self._bus = bus
         self._nhn = nhn
         self._policy = policy
         self._clock = clock
         self._sent = metrics.counter("sent", "KPR messages sent to NHN, by tenant.", ("tenant",))
-        self._skipped = metrics.counter(
-            "skipped",
-            "Deliveries skipped because the ledger had the message dispatched already.",
-            ("tenant",),
-        )
         self._send_failures = metrics.counter(
             "send_failures", "Sends the NHN broker did not settle, by tenant.", ("tenant",)
         )
@@ -126,15 +122,18 @@ class Dispatch:
         route = self._routes.get(tenant_id)
         if route is None:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
-        if await self._already_dispatched(tenant_id, msg_id):
-            _log.info("message %s of tenant %s is dispatched already; skipped", msg_id, tenant_id)
-            self._skipped.labels(tenant=tenant_id).inc()
+        if await self._step.should_skip(tenant_id, msg_id):
             return
         _check_addressing(route, sealed)
         message = self._nhn_message(route, sealed)
         await self._note_attempt(tenant_id, msg_id, message.message_id)
         await self._send(tenant_id, msg_id, message)
-        await self._advance(tenant_id, msg_id, message.message_id)
+        await self._step.advance(
+            tenant_id,
+            msg_id,
+            MessageState.DISPATCHED,
+            detail={"transport_message_id": message.message_id},
+        )
         self._sent.labels(tenant=tenant_id).inc()
 
     def _nhn_message(self, route: TenantRoute, sealed: SealedMessage) -> NhnMessage:
@@ -150,24 +149,11 @@ class Dispatch:
             content_type=CMS_CONTENT_TYPE,
         )
 
-    async def _already_dispatched(self, tenant_id: str, msg_id: str) -> bool:
-        try:
-            record = await self._ledger.get_message(tenant_id, msg_id)
-        except LedgerUnavailableError as exc:
-            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
-        if record is None:
-            raise MessageUnknownToLedgerError(
-                f"tenant {tenant_id}: no KPR message {msg_id} in the ledger"
-            )
-        return MESSAGE_RANK[record.state] >= MESSAGE_RANK[MessageState.DISPATCHED]
-
     async def _note_attempt(self, tenant_id: str, msg_id: str, transport_id: str) -> None:
-        try:
+        with self._step.reaching_ledger(msg_id):
             await self._ledger.note_send_attempt(
                 tenant_id, msg_id, transport_message_id=transport_id, trace_id=current_trace_id()
             )
-        except LedgerUnavailableError as exc:
-            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
 
     async def _send(self, tenant_id: str, msg_id: str, message: NhnMessage) -> None:
         with _tracer.start_as_current_span(
@@ -195,20 +181,6 @@ class Dispatch:
                     f"{self._policy.timeout_seconds:g} s"
                 ) from exc
             self._send_seconds.observe(time.perf_counter() - started)
-
-    async def _advance(self, tenant_id: str, msg_id: str, transport_id: str) -> None:
-        try:
-            await self._ledger.advance_message(
-                tenant_id,
-                msg_id,
-                MessageState.DISPATCHED,
-                trace_id=current_trace_id(),
-                detail={"transport_message_id": transport_id},
-            )
-        except UnknownMessageError as exc:
-            raise MessageUnknownToLedgerError(str(exc)) from exc
-        except LedgerUnavailableError as exc:
-            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
 
 
 def _check_addressing(route: TenantRoute, sealed: SealedMessage) -> None:

@@ -4,6 +4,7 @@ Texts name tenants, message ids, HER-ids and queue names only.
 """
 
 from kpr_gateway.pipeline.errors import PermanentError, TransientError
+from kpr_gateway.runtime.message_step import LedgerErrors
 
 
 class DispatchError(Exception):
@@ -33,3 +34,7 @@ class SendFailedError(DispatchError, TransientError):
 
 class LedgerDownError(DispatchError, TransientError):
     """The ledger could not be reached: retried with backoff."""
+
+
+LEDGER_ERRORS = LedgerErrors(down=LedgerDownError, unknown_message=MessageUnknownToLedgerError)
+"""What the ledger's answers become in dispatch (its ``MessageStep``)."""

@@ -25,8 +25,7 @@ from cryptography import x509
 from opentelemetry import trace
 
 from kpr_gateway.envelope.errors import (
-    LedgerDownError,
-    MessageUnknownToLedgerError,
+    LEDGER_ERRORS,
     SealError,
     UnknownTenantError,
 )
@@ -39,16 +38,14 @@ from kpr_gateway.envelope.sealing import (
     load_sealing,
 )
 from kpr_gateway.envelope.settings import EnvelopeSettings
-from kpr_gateway.ledger import Ledger, LedgerUnavailableError, MessageState, UnknownMessageError
-from kpr_gateway.ledger.states import MESSAGE_RANK
+from kpr_gateway.ledger import Ledger, MessageState
 from kpr_gateway.observability.metrics import ServiceMetrics
-from kpr_gateway.observability.tracing import current_trace_id
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import BuiltMessage, SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.registry import ReceiverDirectory
-from kpr_gateway.runtime import ServiceContext, StartGate, WorkSource
+from kpr_gateway.runtime import MessageStep, ServiceContext, StartGate, WorkSource
 from kpr_gateway.runtime.receivers import (
     DEFAULT_RENEW_INTERVAL_SECONDS,
     ReceiverCertificate,
@@ -89,17 +86,14 @@ class Envelope:
             receivers, ReceiverCertificate.ENCRYPTION, renew_interval_seconds=renew_interval_seconds
         )
         self._started = StartGate()
-        self._ledger = ledger
+        self._step = MessageStep(
+            ledger, metrics, skip_from=MessageState.DISPATCHED, errors=LEDGER_ERRORS, log=_log
+        )
         self._bus = bus
         self._prefetch = prefetch
         self._expiry_warning_days = expiry_warning_days
         self._clock = clock
         self._sealed = metrics.counter("sealed", "KPR messages sealed, by tenant.", ("tenant",))
-        self._skipped = metrics.counter(
-            "skipped",
-            "Deliveries skipped because the ledger had the message dispatched already.",
-            ("tenant",),
-        )
         self._seal_seconds = metrics.histogram(
             "seal_seconds", "Time to sign and encrypt one message.", buckets=_SEAL_BUCKETS
         )
@@ -166,9 +160,7 @@ class Envelope:
         sealing = self._sealing.get(tenant_id)
         if sealing is None:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
-        if await self._already_dispatched(tenant_id, msg_id):
-            _log.info("message %s of tenant %s is dispatched already; skipped", msg_id, tenant_id)
-            self._skipped.labels(tenant=tenant_id).inc()
+        if await self._step.should_skip(tenant_id, msg_id):
             return
         cms_bytes = await self._seal(sealing, msg_id, built.document)
         sealed = SealedMessage(
@@ -183,20 +175,9 @@ class Envelope:
         # Ledger first: dispatch may act on the sealed message at once, and the history should
         # read in order. A crash before the publish is recovered by the redelivered message,
         # which is sealed again because only a dispatched message is skipped.
-        await self._advance(tenant_id, msg_id)
+        await self._step.advance(tenant_id, msg_id, MessageState.ENVELOPED)
         await self._bus.publish(queues.OUTBOX, sealed.to_body(), message_id=msg_id)
         self._sealed.labels(tenant=tenant_id).inc()
-
-    async def _already_dispatched(self, tenant_id: str, msg_id: str) -> bool:
-        try:
-            record = await self._ledger.get_message(tenant_id, msg_id)
-        except LedgerUnavailableError as exc:
-            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
-        if record is None:
-            raise MessageUnknownToLedgerError(
-                f"tenant {tenant_id}: no KPR message {msg_id} in the ledger"
-            )
-        return MESSAGE_RANK[record.state] >= MESSAGE_RANK[MessageState.DISPATCHED]
 
     async def _seal(self, sealing: TenantSealing, msg_id: str, document: bytes) -> bytes:
         with _tracer.start_as_current_span(
@@ -228,16 +209,6 @@ class Envelope:
             renewed = await self._recipients.renew(tenant, recipient, now=now)
             return recipient if renewed is None else renewed
         return recipient
-
-    async def _advance(self, tenant_id: str, msg_id: str) -> None:
-        try:
-            await self._ledger.advance_message(
-                tenant_id, msg_id, MessageState.ENVELOPED, trace_id=current_trace_id()
-            )
-        except UnknownMessageError as exc:
-            raise MessageUnknownToLedgerError(str(exc)) from exc
-        except LedgerUnavailableError as exc:
-            raise LedgerDownError(f"ledger unreachable for message {msg_id}") from exc
 
 
 def build(context: ServiceContext, settings: EnvelopeSettings) -> Envelope:

@@ -4,6 +4,7 @@ Texts name tenants, message ids and certificates (by serial and fingerprint) onl
 """
 
 from kpr_gateway.pipeline.errors import PermanentError, TransientError
+from kpr_gateway.runtime.message_step import LedgerErrors
 
 
 class EnvelopeError(Exception):
@@ -24,3 +25,7 @@ class SealError(EnvelopeError, PermanentError):
 
 class LedgerDownError(EnvelopeError, TransientError):
     """The ledger could not be reached: retried with backoff."""
+
+
+LEDGER_ERRORS = LedgerErrors(down=LedgerDownError, unknown_message=MessageUnknownToLedgerError)
+"""What the ledger's answers become in envelope (its ``MessageStep``)."""
