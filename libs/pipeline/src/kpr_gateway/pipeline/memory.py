@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 from opentelemetry import trace
 
@@ -23,10 +22,16 @@ from kpr_gateway.pipeline.delivery import (
     PARK_REASON_HEADER,
     Delivery,
     Handler,
-    application_headers,
     attempt_of,
 )
 from kpr_gateway.pipeline.errors import BusError, PublishError
+from kpr_gateway.pipeline.guards import (
+    BusState,
+    check_start,
+    check_subscribe,
+    park_headers_from_outside,
+    publish_headers,
+)
 from kpr_gateway.pipeline.outcome import (
     DEFAULT_MAX_ATTEMPTS,
     Ack,
@@ -34,7 +39,6 @@ from kpr_gateway.pipeline.outcome import (
     Park,
     Retry,
     park_headers,
-    parking_headers,
     retry_headers,
 )
 from kpr_gateway.pipeline.processing import process
@@ -50,8 +54,6 @@ from kpr_gateway.pipeline.tracing import inject_context, pipeline_tracer, produc
 log = logging.getLogger("kpr_gateway.pipeline.memory")
 
 SYSTEM = "memory"
-
-_State = Literal["new", "started", "stopping", "stopped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,23 +191,18 @@ class MemoryBus:
         self._subscriptions: list[_Subscription] = []
         self._workers: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
-        self._state: _State = "new"
+        self._state: BusState = "new"
 
     # -- Bus protocol -------------------------------------------------------------------
 
     def subscribe(self, queue: str, handler: Handler, *, prefetch: int = DEFAULT_PREFETCH) -> None:
-        if self._state != "new":
-            raise BusError("subscribe before the bus is started")
-        if prefetch < 1:
-            raise BusError("prefetch must be at least 1")
+        subscribed = {sub.queue for sub in self._subscriptions}
+        check_subscribe(self._state, queue, prefetch=prefetch, subscribed=subscribed)
         self.topology.work_queue(queue)
-        if any(sub.queue == queue for sub in self._subscriptions):
-            raise BusError(f"queue {queue!r} already has a handler on this bus")
         self._subscriptions.append(_Subscription(queue, handler, prefetch))
 
     async def start(self) -> None:
-        if self._state != "new":
-            raise BusError("the bus was already started")
+        check_start(self._state)
         self._state = "started"
         for sub in self._subscriptions:
             for _ in range(sub.prefetch):
@@ -234,12 +231,8 @@ class MemoryBus:
         message_id: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if self._state not in {"started", "stopping"}:
-            raise BusError("the bus is not running")
-        if not message_id:
-            raise BusError("a message id is required")
+        carried = publish_headers(self._state, message_id=message_id, headers=headers)
         with producer_span(self._tracer, system=SYSTEM, queue=queue, message_id=message_id):
-            carried = application_headers(headers or {})
             inject_context(carried)
             self.broker._enqueue(queue, _Message(bytes(body), carried, message_id))
 
@@ -252,15 +245,13 @@ class MemoryBus:
         reason: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if self._state not in {"started", "stopping"}:
-            raise BusError("the bus is not running")
+        parked = park_headers_from_outside(
+            self._state, headers=headers, reason=reason, service=self.service_name, queue=queue
+        )
         self.broker.topology.work_queue(queue)  # refuses a queue outside the topology
         with producer_span(
             self._tracer, system=SYSTEM, queue=f"{queue}{PARKED_SUFFIX}", message_id=message_id
         ):
-            parked = parking_headers(
-                headers or {}, reason=reason, service=self.service_name, queue=queue
-            )
             inject_context(parked)
         self.broker._park_from_outside(ParkedMessage(bytes(body), parked, message_id, queue))
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import aiormq
 from aio_pika.abc import AbstractRobustConnection
@@ -34,9 +34,16 @@ from pamqp.commands import Basic
 from yarl import URL
 
 from kpr_gateway.pipeline.bus import DEFAULT_PREFETCH
-from kpr_gateway.pipeline.delivery import Delivery, Handler, application_headers, attempt_of
+from kpr_gateway.pipeline.delivery import Delivery, Handler, attempt_of
 from kpr_gateway.pipeline.delivery import text_headers as _text_headers
 from kpr_gateway.pipeline.errors import BusError, PublishError
+from kpr_gateway.pipeline.guards import (
+    BusState,
+    check_start,
+    check_subscribe,
+    park_headers_from_outside,
+    publish_headers,
+)
 from kpr_gateway.pipeline.outcome import (
     DEFAULT_MAX_ATTEMPTS,
     Ack,
@@ -44,7 +51,6 @@ from kpr_gateway.pipeline.outcome import (
     Park,
     Retry,
     park_headers,
-    parking_headers,
     retry_headers,
 )
 from kpr_gateway.pipeline.processing import process
@@ -67,8 +73,6 @@ from kpr_gateway.pipeline.tracing import (
 log = logging.getLogger("kpr_gateway.pipeline.rabbit")
 
 SYSTEM = "rabbitmq"
-
-_State = Literal["new", "starting", "started", "stopping", "stopped"]
 
 
 def _where(url: str) -> str:
@@ -159,17 +163,12 @@ class RabbitBus:
         self._in_flight = 0
         self._drained = asyncio.Event()
         self._drained.set()
-        self._state: _State = "new"
+        self._state: BusState = "new"
 
     # -- Bus protocol -------------------------------------------------------------------
 
     def subscribe(self, queue: str, handler: Handler, *, prefetch: int = DEFAULT_PREFETCH) -> None:
-        if self._state != "new":
-            raise BusError("subscribe before the bus is started")
-        if prefetch < 1:
-            raise BusError("prefetch must be at least 1")
-        if queue in self._subscribed:
-            raise BusError(f"queue {queue!r} already has a handler on this bus")
+        check_subscribe(self._state, queue, prefetch=prefetch, subscribed=self._subscribed)
         work = self.topology.work_queue(queue)
         self._subscribed.add(queue)
         subscriber = self._broker.subscriber(
@@ -187,8 +186,7 @@ class RabbitBus:
         self._subscribers.append(subscriber)
 
     async def start(self) -> None:
-        if self._state != "new":
-            raise BusError("the bus was already started")
+        check_start(self._state)
         self._state = "starting"
         try:
             connection = await self._broker.connect()
@@ -234,11 +232,7 @@ class RabbitBus:
         message_id: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if self._state not in {"started", "stopping"}:
-            raise BusError("the bus is not running")
-        if not message_id:
-            raise BusError("a message id is required")
-        carried = application_headers(headers or {})
+        carried = publish_headers(self._state, message_id=message_id, headers=headers)
         await self._send(
             self.topology.physical(queue),
             body,
@@ -256,16 +250,15 @@ class RabbitBus:
         reason: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if self._state not in {"started", "stopping"}:
-            raise BusError("the bus is not running")
+        parked = park_headers_from_outside(
+            self._state, headers=headers, reason=reason, service=self.service_name, queue=queue
+        )
         work = self.topology.work_queue(queue)
         await self._send(
             work.parked.name,
             body,
             message_id=message_id,
-            headers=parking_headers(
-                headers or {}, reason=reason, service=self.service_name, queue=queue
-            ),
+            headers=parked,
             span_queue=f"{queue}{PARKED_SUFFIX}",
         )
 
