@@ -16,7 +16,7 @@ from kpr_gateway.nhn import InMemoryNhnBroker, InMemoryNhnTransport, NhnDelivery
 from kpr_gateway.pipeline import OUTBOX
 from kpr_gateway.security.devpki import DevPki
 from tests.integration.envelope.infra import rabbit_and_redis, wait_for, wait_until
-from tests.unit.envelope.world import (
+from tests.support.outbound_world import (
     put_built_message,
     sealed_from,
     service_context,

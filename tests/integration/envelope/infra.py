@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 
 from kpr_gateway.ledger import KeySpace, Ledger
 from kpr_gateway.pipeline import RabbitBus
+from tests.support.rabbit import RABBIT_URL, delete_queues, queues_of
 
-RABBIT_URL = os.environ.get("KPRGW_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("KPRGW_REDIS_URL", "redis://127.0.0.1:6379/0")
 FAST_RETRIES = (0.2, 0.4)
 
@@ -69,12 +69,7 @@ async def rabbit_and_redis() -> AsyncIterator[Infra]:
     finally:
         for bus in infra.buses:
             await bus.stop()
-        names = {spec.name for bus in infra.buses for spec in bus.topology.specs()}
-        connection = await aio_pika.connect(RABBIT_URL)
-        async with connection:
-            channel = await connection.channel()
-            for name in sorted(names):
-                await channel.queue_delete(name)
+        await delete_queues(queues_of(infra.buses))
         keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
         if keys:
             await redis.delete(*keys)

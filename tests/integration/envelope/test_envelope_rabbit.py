@@ -18,25 +18,12 @@ from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import TenantsFile
 from tests.integration.envelope.infra import Infra, rabbit_and_redis, wait_for, wait_until
-from tests.unit.envelope.world import (
+from tests.support.outbound_world import (
     BERGEN_PARTY_HER_ID,
     KPR_VALIDATION_HER_ID,
-    PARTIES,
-    bergen_entry,
     put_built_message,
     service_context,
-    write_tenants,
 )
-
-
-@pytest.fixture(scope="module")
-def dev_pki() -> DevPki:
-    return DevPki.create(PARTIES)
-
-
-@pytest.fixture
-def tenants(dev_pki: DevPki, tmp_path: Path) -> TenantsFile:
-    return write_tenants(dev_pki, tmp_path, [bergen_entry()])
 
 
 @dataclass

@@ -17,8 +17,9 @@ from kpr_gateway.pipeline import MESSAGES, OUTBOX, Delivery, RabbitBus
 from kpr_gateway.pipeline.contracts import SealedMessage
 from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
-from tests.integration.envelope.infra import RABBIT_URL, REDIS_URL, rabbit_and_redis, wait_for
-from tests.unit.envelope.world import put_built_message, trondheim_entry, write_tenants
+from tests.integration.envelope.infra import REDIS_URL, rabbit_and_redis, wait_for
+from tests.support.outbound_world import put_built_message, trondheim_entry, write_tenants
+from tests.support.rabbit import RABBIT_URL
 from tests.unit.runtime.registries import PARTIES, Endpoint, kpr_registry, served
 
 

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel
 
 from kpr_gateway.nhn.amqp import AmqpNhnTransport
-from tests.integration.nhn.broker import BROKER, EXCHANGE, RABBIT_URL, delete_queues
+from tests.integration.nhn.broker import BROKER, EXCHANGE
 from tests.integration.nhn.proxy import TcpProxy
+from tests.support.rabbit import channel, delete_queues
+
+__all__ = ["channel"]
 
 TransportFactory = Callable[..., AmqpNhnTransport]
 QueueNames = Callable[[str], str]
@@ -30,16 +31,6 @@ async def queues() -> AsyncIterator[QueueNames]:
 
     yield name
     await delete_queues(made)
-
-
-@pytest.fixture
-async def channel() -> AsyncIterator[AbstractChannel]:
-    """AMQP 0-9-1, for looking at queues from outside the transport."""
-    connection = await aio_pika.connect(RABBIT_URL)
-    try:
-        yield await connection.channel()
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

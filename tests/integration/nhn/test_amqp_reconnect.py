@@ -19,10 +19,10 @@ from collections import Counter
 from aio_pika.abc import AbstractChannel
 
 from kpr_gateway.nhn import NhnDelivery, NhnError, NhnMessage, NhnSendError
-from tests.integration.nhn.broker import depth
 from tests.integration.nhn.conftest import QueueNames, TransportFactory
 from tests.integration.nhn.proxy import TcpProxy
 from tests.integration.nhn.support import message, wait_until
+from tests.support.rabbit import depth
 
 CONCURRENT_SENDS = 20
 

@@ -9,9 +9,9 @@ import pytest
 from aio_pika.abc import AbstractChannel
 
 from kpr_gateway.nhn import NhnDelivery, NhnError
-from tests.integration.nhn.broker import depth, get_one
 from tests.integration.nhn.conftest import QueueNames, TransportFactory
 from tests.integration.nhn.support import message, wait_until
+from tests.support.rabbit import depth, get_one
 
 
 async def test_each_settlement_does_what_the_broker_promises(

@@ -24,8 +24,9 @@ from kpr_gateway.pipeline import (
     RabbitBus,
     TransientError,
 )
+from tests.support.rabbit import depth, get_one
 
-from .conftest import WORK, BusFactory, depth, get_one
+from .conftest import WORK, BusFactory
 
 CONSUMER_PROCESS = Path(__file__).with_name("consumer_process.py")
 

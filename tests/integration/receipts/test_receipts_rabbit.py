@@ -33,7 +33,7 @@ from kpr_gateway.receipts.app import Receipts, ReceiptsOptions, load_decryption_
 from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import Tenant
-from tests.integration.pipeline.conftest import get_one
+from tests.support.rabbit import get_one
 from tests.unit.receipts.world import (
     PARTIES,
     RecordingTransport,

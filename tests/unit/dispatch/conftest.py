@@ -7,46 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakeredis import FakeAsyncRedis
 
 from kpr_gateway.dispatch.app import build
 from kpr_gateway.dispatch.settings import DispatchSettings
 from kpr_gateway.ledger import Ledger
 from kpr_gateway.nhn import InMemoryNhnBroker, NhnMessage
-from kpr_gateway.observability import ServiceMetrics
 from kpr_gateway.pipeline import OUTBOX, MemoryBroker, MemoryBus
 from kpr_gateway.pipeline.contracts import SealedMessage
 from kpr_gateway.runtime import Component
-from kpr_gateway.security.devpki import DevPki
-from kpr_gateway.tenancy import Tenant, TenantsFile
+from kpr_gateway.tenancy import TenantsFile
+from tests.support.harness import MemoryHarness
+from tests.support.outbound_fixtures import bergen, dev_pki, ledger, tenants
+from tests.support.outbound_world import KPR_VALIDATION_QUEUE, service_context
 from tests.unit.dispatch.transports import FlakyTransport
-from tests.unit.envelope.world import (
-    KPR_VALIDATION_QUEUE,
-    PARTIES,
-    bergen_entry,
-    service_context,
-    write_tenants,
-)
 
-
-@pytest.fixture(scope="session")
-def dev_pki() -> DevPki:
-    return DevPki.create(PARTIES)
-
-
-@pytest.fixture
-def tenants(dev_pki: DevPki, tmp_path: Path) -> TenantsFile:
-    return write_tenants(dev_pki, tmp_path, [bergen_entry()])
-
-
-@pytest.fixture
-def bergen(tenants: TenantsFile) -> Tenant:
-    return tenants.by_id("bergen")
-
-
-@pytest.fixture
-def ledger() -> Ledger:
-    return Ledger(FakeAsyncRedis())
+__all__ = ["bergen", "dev_pki", "ledger", "tenants"]
 
 
 @pytest.fixture
@@ -55,12 +30,9 @@ def settings(tmp_path: Path) -> DispatchSettings:
 
 
 @dataclass
-class Harness:
-    broker: MemoryBroker
-    producer: MemoryBus
+class Harness(MemoryHarness):
     nhn_broker: InMemoryNhnBroker
     transport: FlakyTransport
-    metrics: ServiceMetrics
 
     async def deliver(self, sealed: SealedMessage) -> None:
         """Publish to ``outbox`` and wait until everything published was settled."""
@@ -71,9 +43,6 @@ class Harness:
         """Take what waits on an NHN queue."""
         source = self.nhn_broker.queue(queue)
         return [source.get_nowait() for _ in range(source.qsize())]
-
-    def value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
-        return self.metrics.registry.get_sample_value(name, labels or {})
 
 
 StartDispatch = Callable[..., Awaitable[Harness]]
@@ -108,7 +77,7 @@ async def start_dispatch(tenants: TenantsFile, ledger: Ledger) -> AsyncIterator[
         await producer.start()
         await component.start()
         running.append((bus, producer, transport, component))
-        return Harness(broker, producer, nhn_broker, transport, context.metrics)
+        return Harness(broker, producer, context.metrics, nhn_broker, transport)
 
     yield start
     for bus, producer, transport, component in running:

@@ -16,9 +16,7 @@ from kpr_gateway.runtime.receivers import ReceiverStartupError
 from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import Tenant, TenantsFile
-from tests.unit.dispatch.conftest import StartDispatch
-from tests.unit.dispatch.transports import StallingTransport
-from tests.unit.envelope.world import (
+from tests.support.outbound_world import (
     BERGEN_ASYNC_QUEUE,
     BERGEN_PARTY_HER_ID,
     KPR_VALIDATION_HER_ID,
@@ -29,6 +27,8 @@ from tests.unit.envelope.world import (
     service_context,
     write_tenants,
 )
+from tests.unit.dispatch.conftest import StartDispatch
+from tests.unit.dispatch.transports import StallingTransport
 
 _PROFILE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 

@@ -22,9 +22,7 @@ from kpr_gateway.runtime.receivers import ReceiverStartupError
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.simulator.registry import SimulatedRegistry
 from kpr_gateway.tenancy import TenantsFile
-from tests.unit.dispatch.conftest import Harness
-from tests.unit.dispatch.transports import FlakyTransport
-from tests.unit.envelope.world import (
+from tests.support.outbound_world import (
     KPR_VALIDATION_HER_ID,
     KPR_VALIDATION_QUEUE,
     bergen_entry,
@@ -34,6 +32,8 @@ from tests.unit.envelope.world import (
     trondheim_entry,
     write_tenants,
 )
+from tests.unit.dispatch.conftest import Harness
+from tests.unit.dispatch.transports import FlakyTransport
 from tests.unit.runtime.registries import (
     KPR_VALIDATION_QUEUE_IN_REGISTRY,
     PARTIES,
@@ -90,7 +90,7 @@ async def with_registry(
             stack.push_async_callback(part.stop)
         stack.push_async_callback(component.close)
         await component.start()
-        return Harness(broker, producer, nhn_broker, transport, context.metrics), component
+        return Harness(broker, producer, context.metrics, nhn_broker, transport), component
 
     yield start
     await stack.aclose()

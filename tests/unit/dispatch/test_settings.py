@@ -12,7 +12,7 @@ from kpr_gateway.dispatch.__main__ import amqp_transport
 from kpr_gateway.dispatch.settings import DispatchSettings
 from kpr_gateway.nhn.amqp import AmqpNhnTransport
 from kpr_gateway.security.devpki import DevPki
-from tests.unit.envelope.world import bergen_entry, write_tenants
+from tests.support.outbound_world import bergen_entry, write_tenants
 
 
 def settings(tmp_path: Path, **options: object) -> DispatchSettings:

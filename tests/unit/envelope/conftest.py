@@ -9,39 +9,20 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fakeredis import FakeAsyncRedis
 
 from kpr_gateway.envelope.app import Envelope, build
 from kpr_gateway.envelope.sealing import load_sealing
 from kpr_gateway.envelope.settings import EnvelopeSettings
 from kpr_gateway.ledger import Ledger
-from kpr_gateway.observability import ServiceMetrics
 from kpr_gateway.pipeline import MESSAGES, OUTBOX, Delivery, MemoryBroker, MemoryBus
 from kpr_gateway.pipeline.contracts import BuiltMessage, SealedMessage
 from kpr_gateway.runtime import Component
-from kpr_gateway.security.devpki import DevPki
-from kpr_gateway.tenancy import Tenant, TenantsFile
-from tests.unit.envelope.world import PARTIES, bergen_entry, service_context, write_tenants
+from kpr_gateway.tenancy import TenantsFile
+from tests.support.harness import MemoryHarness
+from tests.support.outbound_fixtures import bergen, dev_pki, ledger, tenants
+from tests.support.outbound_world import service_context
 
-
-@pytest.fixture(scope="session")
-def dev_pki() -> DevPki:
-    return DevPki.create(PARTIES)
-
-
-@pytest.fixture
-def tenants(dev_pki: DevPki, tmp_path: Path) -> TenantsFile:
-    return write_tenants(dev_pki, tmp_path, [bergen_entry()])
-
-
-@pytest.fixture
-def bergen(tenants: TenantsFile) -> Tenant:
-    return tenants.by_id("bergen")
-
-
-@pytest.fixture
-def ledger() -> Ledger:
-    return Ledger(FakeAsyncRedis())
+__all__ = ["bergen", "dev_pki", "ledger", "tenants"]
 
 
 @pytest.fixture
@@ -50,10 +31,7 @@ def settings(tmp_path: Path) -> EnvelopeSettings:
 
 
 @dataclass
-class Harness:
-    broker: MemoryBroker
-    producer: MemoryBus
-    metrics: ServiceMetrics
+class Harness(MemoryHarness):
     outbox: list[SealedMessage] = field(default_factory=list)
 
     async def deliver(self, built: BuiltMessage | bytes, *, message_id: str = "m") -> None:
@@ -64,9 +42,6 @@ class Harness:
             body = built
         await self.producer.publish(MESSAGES, body, message_id=message_id)
         await self.broker.wait_settled()
-
-    def value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
-        return self.metrics.registry.get_sample_value(name, labels or {})
 
 
 StartEnvelope = Callable[..., Awaitable[Harness]]

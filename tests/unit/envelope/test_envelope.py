@@ -17,8 +17,7 @@ from kpr_gateway.security import cms
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.security.errors import WrongRecipientError
 from kpr_gateway.tenancy import Tenant, TenantFileError, TenantsFile
-from tests.unit.envelope.conftest import StartEnvelope
-from tests.unit.envelope.world import (
+from tests.support.outbound_world import (
     BERGEN_PARTY_HER_ID,
     KPR_VALIDATION_HER_ID,
     bergen_entry,
@@ -27,6 +26,7 @@ from tests.unit.envelope.world import (
     trondheim_entry,
     write_tenants,
 )
+from tests.unit.envelope.conftest import StartEnvelope
 
 
 async def test_seals_for_the_receiver_signed_by_the_tenant_and_advances_the_ledger(

@@ -28,8 +28,7 @@ from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.security.errors import WrongRecipientError
 from kpr_gateway.simulator.registry import Outage, SimulatedRegistry
 from kpr_gateway.tenancy import TenantsFile
-from tests.unit.envelope.conftest import Harness
-from tests.unit.envelope.world import (
+from tests.support.outbound_world import (
     KPR_VALIDATION_HER_ID,
     bergen_entry,
     put_built_message,
@@ -37,6 +36,7 @@ from tests.unit.envelope.world import (
     trondheim_entry,
     write_tenants,
 )
+from tests.unit.envelope.conftest import Harness
 from tests.unit.runtime.registries import PARTIES, Endpoint, directory_over_asgi, kpr_registry
 
 ENCRYPTION = Operation.GET_CERTIFICATE_DETAILS_FOR_ENCRYPTION

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from kpr_gateway.security.devpki import DevPki
-from tests.unit.envelope.world import bergen_entry, trondheim_entry, write_tenants
+from tests.support.outbound_world import bergen_entry, trondheim_entry, write_tenants
 
 
 def test_start_up_stops_with_the_tenant_named(dev_pki: DevPki, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from kpr_gateway.runtime.registry import (
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.simulator.registry import Outage, SimulatedRegistry
 from kpr_gateway.tenancy import TenantsFile
-from tests.unit.envelope.world import bergen_entry, trondheim_entry, write_tenants
+from tests.support.outbound_world import bergen_entry, trondheim_entry, write_tenants
 from tests.unit.runtime.registries import (
     KPR_VALIDATION_QUEUE_IN_REGISTRY,
     Endpoint,

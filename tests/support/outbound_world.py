@@ -1,7 +1,8 @@
 """A small world for the envelope and dispatch tests: a dev PKI, a tenants file that uses
 it, and KPR messages put in the ledger the way transform puts them there.
 
-Shared by the unit and integration tests of both services.
+Shared by the unit and integration tests of both services (and the runtime's); their
+fixtures are in ``tests.support.outbound_fixtures``.
 """
 
 from __future__ import annotations
