@@ -78,9 +78,12 @@ def test_written_message_has_the_profile_fields() -> None:
 
 
 ids = st.uuids().map(str)
-text = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=40)
+# AMQP strings are UTF-8: no lone surrogates (refused by to_amqp, tested below)
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
 ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
-extra_keys = st.text(min_size=1, max_size=20).filter(lambda key: key not in PROFILE_KEYS)
+extra_keys = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20).filter(
+    lambda key: key not in PROFILE_KEYS
+)
 messages = st.builds(
     NhnMessage,
     message_id=ids,
@@ -117,6 +120,25 @@ def test_nul_in_a_c_string_field_is_refused() -> None:
     )
     with pytest.raises(NhnWireError, match="to contains a NUL"):
         to_amqp(message)
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [("to_queue", "to"), ("extra_properties", "application-properties")],
+)
+def test_text_that_is_not_utf8_is_refused_by_name(field: str, where: str) -> None:
+    options: dict[str, Any] = {
+        "to_queue": "kpr_async",
+        "subject": "KPR_IPL",
+        "reply_to": None,
+        "from_her_id": "1",
+        "to_her_id": "2",
+        "body": b"",
+        "ttl_ms": None,
+    }
+    options[field] = {"note": "\ud800"} if field == "extra_properties" else "q\ud800"
+    with pytest.raises(NhnWireError, match=f"^{where}: text that is not UTF-8 encodable$"):
+        to_amqp(new_message(**options))
 
 
 def test_reading_tolerates_missing_properties() -> None:

@@ -46,6 +46,7 @@ def to_amqp(message: NhnMessage) -> Message:
         # proton passes these as C strings: a NUL would silently cut the value short.
         if "\x00" in (getattr(message, name) or ""):
             raise NhnWireError(f"message {message.message_id}: {name} contains a NUL character")
+    _require_utf8(message)
     fields: dict[str, Any] = {
         "id": message.message_id,
         "address": message.to,
@@ -62,6 +63,29 @@ def to_amqp(message: NhnMessage) -> Message:
         # more keeps float rounding from turning 1001 ms into 1000 ms.
         fields["ttl"] = (message.ttl_ms + 0.5) / 1000
     return Message(body=message.body, inferred=True, **fields)
+
+
+def _require_utf8(message: NhnMessage) -> None:
+    """AMQP strings are UTF-8: text that has none (lone surrogates) is refused here, by name,
+    instead of failing inside proton's encoder."""
+    texts = [
+        ("message-id", message.message_id),
+        ("to", message.to),
+        ("subject", message.subject),
+        ("reply-to", message.reply_to or ""),
+        ("correlation-id", message.correlation_id),
+        ("content-type", message.content_type),
+        *(
+            ("application-properties", text)
+            for item in message.application_properties().items()
+            for text in item
+        ),
+    ]
+    for name, value in texts:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NhnWireError(f"{name}: text that is not UTF-8 encodable") from None
 
 
 def from_amqp(amqp: Message) -> NhnMessage:
