@@ -6,13 +6,17 @@ The settings and the transport they make are the same for both, so they live her
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import Field, field_validator
 
 from kpr_gateway.nhn import NhnError, NhnTransport
+from kpr_gateway.nhn.routing import RoutedTransport
 from kpr_gateway.runtime.settings import ServiceSettings
+from kpr_gateway.tenancy import Tenant, TenantsFile
 
 
 class NhnSettingsError(Exception):
@@ -57,23 +61,102 @@ class NhnServiceSettings(ServiceSettings):
             raise NhnSettingsError(f"nhn_password_file cannot be read ({exc.strerror})") from exc
 
 
-def amqp_transport(service_name: str, settings: NhnServiceSettings, **options: Any) -> NhnTransport:
+def amqp_transport(
+    service_name: str,
+    settings: NhnServiceSettings,
+    tenants: TenantsFile | None = None,
+    **options: Any,
+) -> NhnTransport:
     """The AMQP 1.0 transport from the settings (``options``: service-specific ones, such as
-    dispatch's exchange and send timeout); bad settings end the process with exit 2."""
+    dispatch's exchange and send timeout); bad settings end the process with exit 2.
+
+    Tenants with an NHN account of their own (``nhn.username``/``nhn.password_file``) get a
+    connection per account; the others share the release's account. One connection in all
+    is the plain transport; more are one ``RoutedTransport``.
+    """
     from kpr_gateway.nhn.amqp import AmqpNhnTransport  # noqa: PLC0415 - loads qpid-proton
 
-    try:
+    def connect(username: str | None, password: str | None) -> NhnTransport:
         return AmqpNhnTransport(
             settings.nhn_url,
-            username=settings.nhn_username,
-            password=settings.nhn_password(),
+            username=username,
+            password=password,
             allow_insecure=settings.nhn_allow_insecure,
             ca_file=str(settings.nhn_ca_file) if settings.nhn_ca_file is not None else None,
             graceful_timeout=settings.drain_seconds,
             **options,
         )
+
+    try:
+        accounts = tenant_accounts(tenants.tenants if tenants is not None else [])
+        shared = tenants is None or len(accounts.tenants) < len(tenants.tenants)
+        if not accounts.connections:
+            return connect(settings.nhn_username, settings.nhn_password())
+        connections = {
+            name: connect(account.username, account.password)
+            for name, account in accounts.connections.items()
+        }
+        if shared:
+            connections[RELEASE_ACCOUNT] = connect(settings.nhn_username, settings.nhn_password())
+        return RoutedTransport(
+            connections,
+            senders=accounts.senders,
+            queues=accounts.queues,
+            default=RELEASE_ACCOUNT if shared else None,
+        )
     except (NhnError, NhnSettingsError) as exc:
         _exit(service_name, f"settings: {exc}")
+
+
+RELEASE_ACCOUNT = "release account"
+"""The name of the connection with the release's own NHN account (the default)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NhnAccount:
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantAccounts:
+    """Connections by name ("account <username>"), and who sends and reads over which."""
+
+    connections: dict[str, NhnAccount]
+    senders: dict[str, str]
+    queues: dict[str, str]
+    tenants: list[str]
+
+
+def tenant_accounts(tenants: Sequence[Tenant]) -> TenantAccounts:
+    """The tenants' own NHN accounts: tenants with the same user share its connection."""
+    result = TenantAccounts({}, {}, {}, [])
+    for tenant in tenants:
+        if tenant.nhn.username is None or tenant.nhn.password_file is None:
+            continue
+        name = f"account {tenant.nhn.username}"
+        account = NhnAccount(tenant.nhn.username, _read_password(tenant))
+        known = result.connections.setdefault(name, account)
+        if known.password != account.password:
+            raise NhnSettingsError(
+                f"tenant {tenant.id}: NHN user {tenant.nhn.username} has another password "
+                "in another tenant"
+            )
+        result.tenants.append(tenant.id)
+        result.senders[tenant.communication_party.her_id] = name
+        for queue in (tenant.async_queue, tenant.error_queue):
+            result.queues[queue] = name
+    return result
+
+
+def _read_password(tenant: Tenant) -> str:
+    assert tenant.nhn.password_file is not None  # noqa: S101 - checked by the caller
+    try:
+        return tenant.nhn.password_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise NhnSettingsError(
+            f"tenant {tenant.id}: nhn.password_file cannot be read ({exc.strerror})"
+        ) from exc
 
 
 def _exit(service_name: str, reason: str) -> NoReturn:

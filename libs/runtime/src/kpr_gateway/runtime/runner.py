@@ -31,7 +31,7 @@ from kpr_gateway.runtime.registry import (
     registry_client,
 )
 from kpr_gateway.runtime.settings import ServiceSettings
-from kpr_gateway.tenancy import TenancyError, load_tenants
+from kpr_gateway.tenancy import TenancyError, TenantsFile, load_tenants
 
 _log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def serve(
     settings: ServiceSettings,
     build: Build,
     *,
-    nhn: Callable[[], NhnTransport] | None = None,
+    nhn: Callable[[TenantsFile], NhnTransport] | None = None,
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then drain and return.
 
@@ -63,7 +63,7 @@ async def serve(
         prefix=settings.queue_prefix,
         graceful_timeout=settings.drain_seconds,
     )
-    transport = nhn() if nhn is not None else None
+    transport = nhn(tenants) if nhn is not None else None
     shutdown = GracefulShutdown()
     shutdown.install()
     checks = {"broker": bus.ping, "redis": ledger.ping}
@@ -164,14 +164,14 @@ def run_service(
     settings_type: type[S],
     build: Callable[[ServiceContext, S], Component],
     *,
-    nhn: Callable[[S], NhnTransport] | None = None,
+    nhn: Callable[[S, TenantsFile], NhnTransport] | None = None,
 ) -> None:
     """The body of a service's ``__main__``: settings from the environment, then ``serve``."""
     try:
         settings = settings_type()
     except ValidationError as exc:
         _exit(name, f"settings: {describe_settings_errors(exc)}")
-    transport = (lambda: nhn(settings)) if nhn is not None else None
+    transport = (lambda tenants: nhn(settings, tenants)) if nhn is not None else None
     try:
         asyncio.run(serve(name, settings, lambda context: build(context, settings), nhn=transport))
     except (TenancyError, StartupError) as exc:

@@ -164,13 +164,31 @@ class TenantOAuth(_Strict):
 
 
 class NhnEndpoint(_Strict):
-    """The tenant's queues on NHN's Tjenestebuss (from the Address Registry, or set here).
+    """The tenant's queues and account on NHN's Tjenestebuss.
 
-    Default names follow the NHN convention for the communication party's HER-id.
+    Queue names default to the NHN convention for the communication party's HER-id. NHN gives
+    each communication party its own account: with ``username`` and ``password_file`` the
+    tenant's traffic goes over a connection of its own; without, over the release's default
+    account (``KPRGW_<SERVICE>_NHN_USERNAME``), e.g. an IT cooperative's shared one.
     """
 
     async_queue: str | None = None
     error_queue: str | None = None
+    username: str | None = Field(default=None, min_length=1, description="SASL PLAIN user.")
+    password_file: Path | None = Field(
+        default=None, description="File with the account's password (a mounted Secret)."
+    )
+
+    @field_validator("password_file")
+    @classmethod
+    def _resolve_password(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+    @model_validator(mode="after")
+    def _whole_account(self) -> Self:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("an NHN account needs both username and password_file")
+        return self
 
 
 class ReceiverOverride(_Strict):

@@ -7,13 +7,16 @@ from kpr_gateway.dispatch.settings import DispatchSettings
 from kpr_gateway.nhn import NhnTransport
 from kpr_gateway.runtime import run_service
 from kpr_gateway.runtime.nhn import amqp_transport as nhn_amqp_transport
+from kpr_gateway.tenancy import TenantsFile
 
 
-def amqp_transport(settings: DispatchSettings) -> NhnTransport:
-    """The AMQP 1.0 transport to NHN's Tjenestebuss; the runtime starts and stops it."""
+def amqp_transport(settings: DispatchSettings, tenants: TenantsFile | None = None) -> NhnTransport:
+    """The AMQP 1.0 transport(s) to NHN's Tjenestebuss (one connection per NHN account in use
+    by ``tenants``); the runtime starts and stops it."""
     return nhn_amqp_transport(
         SERVICE_NAME,
         settings,
+        tenants,
         exchange=settings.nhn_exchange,
         send_timeout=settings.send_timeout_seconds,
         verify_queues=settings.nhn_verify_queues,

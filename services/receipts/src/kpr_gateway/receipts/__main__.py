@@ -7,11 +7,13 @@ from kpr_gateway.receipts.app import SERVICE_NAME, build
 from kpr_gateway.receipts.settings import ReceiptsSettings
 from kpr_gateway.runtime import run_service
 from kpr_gateway.runtime.nhn import amqp_transport as nhn_amqp_transport
+from kpr_gateway.tenancy import TenantsFile
 
 
-def amqp_transport(settings: ReceiptsSettings) -> NhnTransport:
-    """The AMQP 1.0 transport to NHN's Tjenestebuss (it only receives here)."""
-    return nhn_amqp_transport(SERVICE_NAME, settings)
+def amqp_transport(settings: ReceiptsSettings, tenants: TenantsFile | None = None) -> NhnTransport:
+    """The AMQP 1.0 transport(s) to NHN's Tjenestebuss (it only receives here; one connection
+    per NHN account in use by ``tenants``)."""
+    return nhn_amqp_transport(SERVICE_NAME, settings, tenants)
 
 
 def main() -> None:
