@@ -8,6 +8,7 @@ says. Each secret role is mounted only into the services that read it:
   encryption          envelope, receipts           (its encryption pair: receipts decrypts)
   previousEncryption  envelope, receipts           (the old encryption pair during a rotation)
   receiver            envelope, dispatch, receipts (KPR's certificates: receiver_override)
+  nhnPassword         dispatch, receipts           (the password of the tenant's own NHN account)
 */}}
 
 {{- define "kpr-gateway.tenantRoles" -}}
@@ -17,11 +18,12 @@ signing: [envelope, receipts]
 encryption: [envelope, receipts]
 previousEncryption: [envelope, receipts]
 receiver: [envelope, dispatch, receipts]
+nhnPassword: [dispatch, receipts]
 {{- end -}}
 
 {{/* The roles in the order they are mounted. */}}
 {{- define "kpr-gateway.tenantRoleOrder" -}}
-[pseudonym, testPersons, signing, encryption, previousEncryption, receiver]
+[pseudonym, testPersons, signing, encryption, previousEncryption, receiver, nhnPassword]
 {{- end -}}
 
 {{/* The files of one secret role: a YAML list of {key (in the Secret), path (file name),
@@ -32,6 +34,8 @@ field (in the tenants file)}; dict: role, ref. */}}
 - {key: {{ $ref.key | default "secret" | quote }}, path: pseudonym.secret, field: pseudonym_secret_file}
 {{- else if eq .role "testPersons" }}
 - {key: {{ $ref.key | default "test-persons" | quote }}, path: test-persons.txt, field: test_persons_file}
+{{- else if eq .role "nhnPassword" }}
+- {key: {{ $ref.key | default "password" | quote }}, path: nhn.password, field: password_file}
 {{- else if eq .role "receiver" }}
 - {key: {{ $ref.encryptionCertificateKey | default "encryption.crt" | quote }}, path: receiver-encryption.crt, field: encryption_certificate}
 - {key: {{ $ref.signingCertificateKey | default "signing.crt" | quote }}, path: receiver-signing.crt, field: signing_certificate}
@@ -127,6 +131,10 @@ they are mounted. */}}
 {{- if $files.receiver -}}
 {{- $override := merge (deepCopy $files.receiver) (deepCopy ($tenant.receiver_override | default dict)) -}}
 {{- $_ := set $entry "receiver_override" $override -}}
+{{- end -}}
+{{- if $files.nhnPassword -}}
+{{- $nhn := merge (deepCopy $files.nhnPassword) (deepCopy ($tenant.nhn | default dict)) -}}
+{{- $_ := set $entry "nhn" $nhn -}}
 {{- end -}}
 {{- toYaml $entry -}}
 {{- end -}}

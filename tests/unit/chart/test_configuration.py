@@ -33,14 +33,15 @@ SECRET_WORDS = {"PASSWORD", "SECRET", "TOKEN", "CREDENTIALS"}
 
 # Which of a tenant's files each service reads (kpr_gateway.tenancy.credentials and the
 # services' build functions): transform pseudonymises, envelope signs and encrypts, dispatch
-# addresses KPR, receipts decrypts AppRecs and verifies KPR's signature.
+# addresses KPR, receipts decrypts AppRecs and verifies KPR's signature; dispatch and receipts
+# connect to NHN with the tenant's own account, if it has one (kpr_gateway.runtime.nhn).
 CERTIFICATES = ("certificates", "receiver_override")
 READS: dict[str, tuple[str, ...]] = {
     "intake": (),
     "transform": ("pseudonym_secret_file", "test_persons_file"),
     "envelope": CERTIFICATES,
-    "dispatch": ("receiver_override",),
-    "receipts": CERTIFICATES,
+    "dispatch": ("receiver_override", "nhn"),
+    "receipts": (*CERTIFICATES, "nhn"),
 }
 
 
@@ -122,6 +123,34 @@ def test_nhn_credentials_reach_dispatch_and_receipts_only() -> None:
             "/var/run/secrets/kprgw/nhn/ca.crt",
         } <= set(mounted)
         assert has_nhn == (service in {"dispatch", "receipts"}), service
+
+
+def test_a_tenant_with_its_own_nhn_account_names_it_in_the_tenants_file() -> None:
+    tenants = tenants_file(render(("full-values.yaml",)))
+    assert tenants is not None
+    oslo, bergen = tenants.by_id("oslo"), tenants.by_id("bergen")
+    assert oslo.nhn.username == "kprgw-oslo"
+    assert oslo.nhn.password_file == Path("/var/run/secrets/kprgw/tenants/oslo/nhn.password")
+    assert oslo.async_queue == "90002_async"  # the tenant's other nhn fields stay
+    assert bergen.nhn.username is None  # the release's account
+    assert bergen.nhn.password_file is None
+
+
+def test_a_tenants_nhn_password_reaches_dispatch_and_receipts_only() -> None:
+    password = "/var/run/secrets/kprgw/tenants/oslo/nhn.password"
+    for service, deployment in deployments(render(("full-values.yaml",))).items():
+        mounted = mounted_files(deployment)
+        assert (password in mounted) == (service in {"dispatch", "receipts"}), service
+        assert mounted.get(password, True), f"{service}: the NHN password is writable"
+        assert not any(path.endswith("/nhn.password") and "/bergen/" in path for path in mounted)
+        if password in mounted:
+            volume = next(v for v in pod_spec(deployment)["volumes"] if v["name"] == "tenant-oslo")
+            sources = [s["secret"] for s in volume["projected"]["sources"]]
+            assert {
+                "name": "oslo-nhn",
+                "items": [{"key": "amqp-password", "path": "nhn.password"}],
+            } in sources
+            assert volume["projected"]["defaultMode"] == 0o440
 
 
 def env_for_settings(deployment: Manifest, files: Path) -> dict[str, str]:

@@ -12,7 +12,15 @@ import pytest
 import yaml
 
 from kpr_gateway.tenancy import Tenant
-from tests.unit.chart.rendering import CHART_DIR, CI_VALUES_DIR, SERVICES, render, render_failure
+from tests.unit.chart.rendering import (
+    CHART_DIR,
+    CI_VALUES_DIR,
+    SERVICES,
+    deployments,
+    env_values,
+    render,
+    render_failure,
+)
 from tests.unit.chart.service_settings import SETTINGS, snake
 
 SCHEMA: dict[str, Any] = json.loads((CHART_DIR / "values.schema.json").read_text())
@@ -155,6 +163,39 @@ def test_contradicting_values_stop_the_release(
     assert reason in error
 
 
+OWN_ACCOUNT = PSEUDONYM | {"receiver": {"name": "kpr"}, "nhnPassword": {"name": "oslo-nhn"}}
+
+
+@pytest.mark.parametrize(
+    ("nhn", "secrets", "reported"),
+    [
+        ({"username": "kprgw-oslo"}, PSEUDONYM | {"receiver": {"name": "kpr"}}, "'nhnPassword'"),
+        ({"async_queue": "90002_async"}, OWN_ACCOUNT, "'username'"),
+        (None, OWN_ACCOUNT, "'nhn'"),
+        ({"username": ""}, OWN_ACCOUNT, "username"),
+    ],
+)
+def test_a_tenants_nhn_account_needs_both_user_and_password(
+    nhn: dict[str, str] | None, secrets: dict[str, Any], reported: str, tmp_path: Path
+) -> None:
+    tenant = a_tenant(secrets=secrets) if nhn is None else a_tenant(nhn=nhn, secrets=secrets)
+    error = render_failure((values_file(tmp_path, {"tenants": [tenant]}),))
+    assert SCHEMA_ERROR in error
+    assert reported in error
+
+
+def test_tenants_with_their_own_nhn_accounts_need_no_release_account(tmp_path: Path) -> None:
+    # kpr_gateway.runtime.nhn connects with the release's account (nhn.username,
+    # nhn.passwordSecret) only for tenants without their own; the chart asks for neither.
+    tenant = a_tenant(nhn={"username": "kprgw-oslo"}, secrets=OWN_ACCOUNT)
+    values = {"nhn": {"url": "amqps://tjenestebuss.example.org:5671/kpr"}, "tenants": [tenant]}
+    for service, deployment in deployments(render((values_file(tmp_path, values),))).items():
+        env = env_values(deployment)
+        prefix = f"KPRGW_{service.upper()}_NHN_"
+        assert f"{prefix}USERNAME" not in env, service
+        assert f"{prefix}PASSWORD_FILE" not in env, service
+
+
 def test_production_tenants_go_with_a_production_release(tmp_path: Path) -> None:
     values = {"nhn": {"environment": "production"}, "tenants": [a_tenant(environment="production")]}
     manifests = render((values_file(tmp_path, values),))
@@ -263,4 +304,5 @@ def test_tenants_in_values_are_tenants_file_entries() -> None:
     chart["properties"].update(written)
     override = chart["properties"]["receiver_override"]["properties"]
     override.update({"encryption_certificate": {}, "signing_certificate": {}})
+    chart["properties"]["nhn"]["properties"]["password_file"] = {}
     compare_fields(chart, model, definitions, "tenant")
