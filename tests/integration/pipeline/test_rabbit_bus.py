@@ -24,6 +24,7 @@ from kpr_gateway.pipeline import (
     RabbitBus,
     TransientError,
 )
+from kpr_gateway.pipeline.queues import EVENTS
 from tests.support.rabbit import depth, get_one
 
 from .conftest import WORK, BusFactory
@@ -388,3 +389,28 @@ async def test_park_puts_an_outside_message_on_the_parking_queue(
     with pytest.raises(BusError, match="not part of the topology"):
         await bus.park("nowhere", b"", message_id="x", reason="r")
     await bus.stop()
+
+
+async def test_events_has_one_active_consumer_and_the_next_takes_over(
+    make_bus: BusFactory,
+) -> None:
+    """Two transform replicas on ``events``: one gets everything; when it stops, the other."""
+    first, second = Recorder(), Recorder()
+    active = make_bus(queues=(EVENTS,))
+    standby = make_bus(queues=(EVENTS,))
+    active.subscribe(EVENTS, first, prefetch=4)
+    standby.subscribe(EVENTS, second, prefetch=4)
+    await active.start()
+    await standby.start()
+    for number in range(20):
+        await active.publish(EVENTS, b"chunk", message_id=f"before-{number}")
+    await wait_for_count(first, 20)
+    await asyncio.sleep(0.2)
+    assert second.deliveries == []  # ready and consuming, but not the active one
+
+    await active.stop()
+    for number in range(5):
+        await standby.publish(EVENTS, b"chunk", message_id=f"after-{number}")
+    await wait_for_count(second, 5)
+    assert [d.message_id for d in second.deliveries] == [f"after-{n}" for n in range(5)]
+    assert len(first.deliveries) == 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kpr_gateway.pipeline.errors import BusError
-from kpr_gateway.pipeline.queues import EVENTS, WORK_QUEUES, Topology
+from kpr_gateway.pipeline.queues import EVENTS, MESSAGES, OUTBOX, RECEIPTS, WORK_QUEUES, Topology
 
 
 def test_default_topology_has_the_four_work_queues() -> None:
@@ -25,16 +25,27 @@ def test_prefix_applies_to_every_queue() -> None:
 
 
 def test_work_queue_is_quorum_with_delivery_limit_and_dead_letters_to_parking() -> None:
-    work = Topology([EVENTS], delivery_limit=7).work_queue(EVENTS)
+    work = Topology([MESSAGES], delivery_limit=7).work_queue(MESSAGES)
     assert work.queue.arguments == {
         "x-queue-type": "quorum",
         "x-delivery-limit": 7,
         "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": "events.parked",
+        "x-dead-letter-routing-key": "messages.parked",
         "x-dead-letter-strategy": "at-least-once",
         "x-overflow": "reject-publish",
     }
     assert work.parked.arguments == {"x-queue-type": "quorum"}
+
+
+def test_only_events_has_a_single_active_consumer() -> None:
+    topology = Topology()
+    assert topology.work_queue(EVENTS).queue.arguments["x-single-active-consumer"] is True
+    for logical in (MESSAGES, OUTBOX, RECEIPTS):
+        assert "x-single-active-consumer" not in topology.work_queue(logical).queue.arguments
+    # its retry and parking queues have no consumers: nothing to choose between there
+    events = topology.work_queue(EVENTS)
+    for spec in (events.parked, *(step.queue for step in events.retries)):
+        assert "x-single-active-consumer" not in spec.arguments
 
 
 def test_retry_queues_expire_back_into_the_work_queue() -> None:

@@ -12,6 +12,11 @@ Per work queue ``q`` (names optionally prefixed, so tests and deployments can sh
 Dead-lettering is at-least-once (needs ``x-overflow=reject-publish``) so a broker failure
 between the two queues loses nothing. All services must agree on these arguments: RabbitMQ
 refuses to re-declare a queue with different ones.
+
+``events`` has a single active consumer (DESIGN section 3: one replica owns a tenant's batch at
+a time, so a batch is built once): however many transform replicas consume it, RabbitMQ
+delivers to one, and the next takes over when that one goes away. Transform scales up, not
+out; the other queues have competing consumers (their messages are independent).
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
 
 DEFAULT_DELIVERY_LIMIT = 10
 
+SINGLE_ACTIVE_CONSUMER: frozenset[str] = frozenset({EVENTS})
+"""Work queues one consumer at a time reads (the others wait to take over)."""
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MAX_NAME_BYTES = 255
 
@@ -53,7 +61,7 @@ class QueueSpec:
     """One queue to declare: its full (prefixed) name and its quorum-queue arguments."""
 
     name: str
-    arguments: Mapping[str, str | int]
+    arguments: Mapping[str, str | int | bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,17 +151,17 @@ class Topology:
     def _build(self, logical: str) -> WorkQueue:
         name = self.physical(logical)
         parked = QueueSpec(_check_name(name + PARKED_SUFFIX, "queue"), {"x-queue-type": "quorum"})
-        queue = QueueSpec(
-            name,
-            {
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.delivery_limit,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": parked.name,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-            },
-        )
+        arguments: dict[str, str | int | bool] = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.delivery_limit,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": parked.name,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+        if logical in SINGLE_ACTIVE_CONSUMER:
+            arguments["x-single-active-consumer"] = True
+        queue = QueueSpec(name, arguments)
         retries = tuple(
             RetryStep(
                 step,
