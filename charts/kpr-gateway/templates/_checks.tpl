@@ -39,6 +39,9 @@ reason instead of deploying pods that would fail at start (or send where they mu
 {{- if and $values.simulator.registryAuth.username (not $values.simulator.registryAuth.passwordSecret.name) -}}
 {{- fail "simulator.registryAuth: a username needs its passwordSecret" -}}
 {{- end -}}
+{{- if $values.transform.autoscaling.enabled -}}
+{{- fail "transform.autoscaling: the events queue has a single active consumer, so more transform replicas only stand by; set transform.replicas (2 for a standby) instead" -}}
+{{- end -}}
 {{- if and $values.tracing.otlp.enabled (not $values.tracing.otlp.endpoint) -}}
 {{- fail "tracing.otlp.endpoint: set the collector's OTLP/HTTP endpoint, or disable tracing.otlp" -}}
 {{- end -}}

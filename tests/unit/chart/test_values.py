@@ -119,6 +119,10 @@ def test_with_the_address_registry_a_tenant_needs_no_receiver_certificates(tmp_p
         ({"simulator": {"enabled": True}}, "simulator.amqp.url"),
         ({"tracing": {"otlp": {"enabled": True}}}, "tracing.otlp.endpoint"),
         (
+            {"transform": {"autoscaling": {"enabled": True}}},
+            "transform.autoscaling: the events queue has a single active consumer",
+        ),
+        (
             {"drainSeconds": 30, "intake": {"terminationGracePeriodSeconds": 60}},
             "intake.terminationGracePeriodSeconds must be longer than",
         ),

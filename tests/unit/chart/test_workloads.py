@@ -170,7 +170,7 @@ def test_disruption_budgets_keep_pods_up_during_node_drains() -> None:
 def test_autoscaled_deployments_leave_the_replica_count_to_the_autoscaler() -> None:
     manifests = render(FULL)
     scalers = {component(h): h for h in of_kind(manifests, "HorizontalPodAutoscaler")}
-    assert set(scalers) == {"intake", "transform", "envelope", "dispatch"}
+    assert set(scalers) == {"intake", "envelope", "dispatch"}  # transform: one active replica
     for service, deployment in deployments(manifests).items():
         if service in scalers:
             assert "replicas" not in deployment["spec"]
