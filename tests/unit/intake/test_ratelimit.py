@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fakeredis import FakeAsyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from kpr_gateway.intake.errors import RateLimitedError, UnavailableError
 from kpr_gateway.intake.ratelimit import RateLimiter
@@ -123,3 +124,45 @@ async def test_concurrent_requests_of_a_client_take_their_tokens_together(
     assert redis.calls == 2  # the first request alone, then the seven that waited for it
     clock.now += 1
     assert await allowed(limiter, "gerica", 6) == 5
+
+
+class BrokenRedis(CountingRedis):
+    """fakeredis whose script calls fail with ``error`` while it is set (after a pause, so that
+    requests gather behind the first call)."""
+
+    error: BaseException | None = None
+
+    async def evalsha(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.01)
+        if self.error is not None:
+            raise self.error
+        return await super().evalsha(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "error", [RedisConnectionError("down"), OSError("reset")], ids=["redis", "other"]
+)
+async def test_a_failed_grouped_call_answers_every_waiting_request_and_the_next_works(
+    clock: WallClock, error: BaseException
+) -> None:
+    redis = BrokenRedis()
+    redis.error = error
+    limiter = RateLimiter(redis, per_second=50, clock=clock)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(limiter.check("gerica") for _ in range(6)), return_exceptions=True),
+        timeout=5,
+    )
+    assert all(isinstance(r, UnavailableError) for r in results)
+    redis.error = None
+    assert await allowed(limiter, "gerica", 3) == 3
+
+
+async def test_a_cancelled_call_leaves_nobody_waiting(clock: WallClock) -> None:
+    limiter = RateLimiter(BrokenRedis(), per_second=50, clock=clock)
+    waiting = [asyncio.create_task(limiter.check("gerica")) for _ in range(4)]
+    await asyncio.sleep(0)
+    for call in list(limiter._calls):  # as at shutdown
+        call.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), timeout=5)
+    assert all(isinstance(r, UnavailableError) for r in results)
+    assert await allowed(limiter, "gerica", 2) == 2

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 from fakeredis import FakeAsyncRedis
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kpr_gateway.cli.demo.samples import event
 from kpr_gateway.intake.errors import UnavailableError
@@ -209,3 +212,71 @@ async def test_a_submission_of_a_whole_chunk_is_committed_on_its_own(harness: Ha
     assert harness.bus.publishes == 3  # chunks of at most 50 events
     await harness.bus.wait_settled()
     assert [len(c.events) for c in harness.chunks] == [50, 50, 20]
+
+
+class FailingLedger(Ledger):
+    """The real ledger, with one tenant whose registration fails unforeseen."""
+
+    async def register_events(self, tenant_id: str, *args: Any, **kwargs: Any) -> Any:
+        if tenant_id == "trondheim":
+            raise RuntimeError("unforeseen")
+        return await super().register_events(tenant_id, *args, **kwargs)
+
+
+async def test_an_unforeseen_failure_of_one_tenant_answers_503_and_spares_the_other(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = MemoryBroker(delay_scale=0)
+    bus = CountingBus(service_name="intake", broker=broker)
+    await bus.start()
+    submitter = Submitter(FailingLedger(FakeAsyncRedis()), bus, chunk_events=50, max_groups=1)
+    bus.gate.clear()
+    blocker = asyncio.create_task(submitter.submit("bergen", events(1, 9), trace_id=trace(1)))
+    await asyncio.sleep(0.01)
+    bergen = asyncio.create_task(submitter.submit("bergen", events(1, 10), trace_id=trace(2)))
+    trondheim = asyncio.create_task(submitter.submit("trondheim", events(1, 11), trace_id=trace(3)))
+    await asyncio.sleep(0.01)
+    bus.gate.set()
+    await blocker
+    assert isinstance((await bergen)[0], Accepted)
+    with pytest.raises(UnavailableError, match="could not be committed"):
+        await trondheim
+    assert "committing submissions failed: RuntimeError" in caplog.text
+    await bus.stop()
+
+
+async def test_the_group_span_continues_the_first_request_and_links_the_others() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    broker = MemoryBroker(delay_scale=0)
+    bus = CountingBus(service_name="intake", broker=broker)
+    await bus.start()
+    submitter = Submitter(
+        Ledger(FakeAsyncRedis()), bus, chunk_events=50, max_groups=1, tracer_provider=provider
+    )
+    parents = [f"00-{trace(n)}-{n:016x}-01" for n in range(1, 4)]
+    bus.gate.clear()
+    blocker = asyncio.create_task(submitter.submit("bergen", events(1, 12), trace_id=trace(9)))
+    await asyncio.sleep(0.01)
+    grouped = [
+        asyncio.create_task(
+            submitter.submit("bergen", [e], trace_id=trace(n), traceparent=parents[n - 1])
+        )
+        for n, e in enumerate(events(3, 13), start=1)
+    ]
+    await asyncio.sleep(0.01)
+    bus.gate.set()
+    await blocker
+    await asyncio.gather(*grouped)
+    await bus.stop()
+    spans = [s for s in exporter.get_finished_spans() if s.name == "commit submissions"]
+    alone, group = spans
+    assert alone.parent is None  # no traceparent given: a root of its own, no stray parent
+    assert group.parent is not None
+    assert group.context is not None
+    assert (group.context.trace_id, group.parent.span_id) == (int(trace(1), 16), 1)
+    assert {(k.context.trace_id, k.context.span_id) for k in group.links} == {
+        (int(trace(2), 16), 2),
+        (int(trace(3), 16), 3),
+    }

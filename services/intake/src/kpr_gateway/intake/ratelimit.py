@@ -13,6 +13,9 @@ round trip per group of requests, not per request.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +25,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from kpr_gateway.intake.errors import RateLimitedError, UnavailableError
+
+_log = logging.getLogger(__name__)
 
 # KEYS[1]: the bucket. ARGV: rate (tokens per second), capacity, now (milliseconds), wanted
 # (requests). Returns how many of them may go ahead (the first ones). Times come from the
@@ -89,34 +94,44 @@ class RateLimiter:
         queue.waiting.append(turn)
         if not queue.busy:
             queue.busy = True
-            task = asyncio.create_task(self._take(key, queue))
+            # a context of its own: the call serves many requests, it belongs to none of them
+            task = asyncio.create_task(self._take(key, queue), context=contextvars.Context())
             self._calls.add(task)
-            task.add_done_callback(self._calls.discard)
+            task.add_done_callback(functools.partial(self._taken, key, queue))
         if not await asyncio.shield(turn):
             raise RateLimitedError(f"more than {rate} requests per second")
 
     async def _take(self, key: str, queue: _Queue) -> None:
         """Take tokens for whoever waits, one call per group, until nobody waits."""
-        try:
-            while queue.waiting:
-                turns, queue.waiting = queue.waiting, []
-                now_ms = int(self._clock() * 1000)
-                try:
-                    granted = int(
-                        await self._script(
-                            keys=[key], args=[queue.rate, queue.rate, now_ms, len(turns)]
-                        )
-                    )
-                except RedisError:
-                    for turn in turns:
-                        if not turn.done():
-                            turn.set_exception(UnavailableError("rate limiter unavailable"))
-                    continue
-                for position, turn in enumerate(turns):
-                    if not turn.done():
-                        turn.set_result(position < granted)
-        finally:
-            for turn in queue.waiting:  # only if cancelled (shutdown) while some waited
+        while queue.waiting:
+            turns, queue.waiting = queue.waiting, []
+            args = [queue.rate, queue.rate, int(self._clock() * 1000), len(turns)]
+            try:
+                granted = int(await self._script(keys=[key], args=args))
+            except RedisError:
+                _refuse(turns)
+                continue
+            except BaseException:
+                _refuse(turns)
+                raise
+            for position, turn in enumerate(turns):
                 if not turn.done():
-                    turn.set_exception(UnavailableError("rate limiter unavailable"))
+                    turn.set_result(position < granted)
+        # nobody waits: done, with no await between that check and this (no one slips in)
+        del self._queues[key]
+
+    def _taken(self, key: str, queue: _Queue, task: asyncio.Task[None]) -> None:
+        """After ``_take``: if it did not finish its work (cancelled, failed), nobody is left
+        waiting on it and the client's next request starts a new call."""
+        self._calls.discard(task)
+        if self._queues.get(key) is queue:
             del self._queues[key]
+            _refuse(queue.waiting)
+        if not task.cancelled() and (problem := task.exception()) is not None:
+            _log.error("taking rate-limit tokens failed: %s", type(problem).__name__)
+
+
+def _refuse(turns: list[asyncio.Future[bool]]) -> None:
+    for turn in turns:
+        if not turn.done():
+            turn.set_exception(UnavailableError("rate limiter unavailable"))

@@ -17,6 +17,8 @@ after its own events are in the ledger and confirmed by the broker.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import hashlib
 import logging
 import uuid
@@ -24,6 +26,9 @@ from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from opentelemetry import trace
+from opentelemetry.trace import Link, NonRecordingSpan
 
 from kpr_gateway.intake.errors import UnavailableError
 from kpr_gateway.ledger import (
@@ -34,6 +39,7 @@ from kpr_gateway.ledger import (
     RegistrationOutcome,
 )
 from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.observability.tracing import span_context_of
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import AcceptedEvent, EventChunk
@@ -89,7 +95,15 @@ class Submitter:
     submission of ``chunk_events`` events or more is a group of its own.
     """
 
-    def __init__(self, ledger: Ledger, bus: Bus, *, chunk_events: int, max_groups: int = 2) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        bus: Bus,
+        *,
+        chunk_events: int,
+        max_groups: int = 2,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         if max_groups < 1:
             raise ValueError("max_groups must be at least 1")
         self._ledger = ledger
@@ -98,6 +112,7 @@ class Submitter:
         self._max_groups = max_groups
         self._queue: deque[_Waiting] = deque()
         self._groups: set[asyncio.Task[None]] = set()
+        self._tracer = trace.get_tracer("kpr_gateway.intake", tracer_provider=tracer_provider)
 
     async def submit(
         self,
@@ -125,24 +140,46 @@ class Submitter:
             ):
                 size += len(self._queue[0].submission.events)
                 group.append(self._queue.popleft())
-            task = asyncio.create_task(self._commit_group(group))
+            # A context of its own: the group belongs to none of its requests (it would
+            # otherwise carry the trace of whichever request started this chain of groups).
+            task = asyncio.create_task(self._commit_group(group), context=contextvars.Context())
             self._groups.add(task)
-            task.add_done_callback(self._group_done)
+            task.add_done_callback(functools.partial(self._group_done, group))
 
-    def _group_done(self, task: asyncio.Task[None]) -> None:
+    def _group_done(self, group: list[_Waiting], task: asyncio.Task[None]) -> None:
         self._groups.discard(task)
-        if not task.cancelled() and (problem := task.exception()) is not None:
-            # its requests were answered 503; the type only (texts may quote the input)
-            _log.error("committing a group of submissions failed: %s", type(problem).__name__)
+        for waiting in group:  # only if the task never got to answer (cancelled at shutdown)
+            if not waiting.answer.done():
+                waiting.answer.set_exception(UnavailableError(_UNFORESEEN))
         self._start_groups()
 
     async def _commit_group(self, group: list[_Waiting]) -> None:
+        """Per tenant, in parallel; the span continues the first request's trace and links
+        the others (as transform's batch span does)."""
         by_tenant: dict[str, list[_Waiting]] = defaultdict(list)
         for waiting in group:
             by_tenant[waiting.submission.tenant_id].append(waiting)
-        await asyncio.gather(
-            *(self._answer(tenant_id, waiting) for tenant_id, waiting in by_tenant.items())
-        )
+        spans = [
+            context
+            for w in group
+            if w.submission.traceparent is not None
+            and (context := span_context_of(w.submission.traceparent)) is not None
+        ]
+        parent = trace.set_span_in_context(NonRecordingSpan(spans[0])) if spans else None
+        with self._tracer.start_as_current_span(
+            "commit submissions",
+            context=parent,
+            links=[Link(context) for context in spans[1:]],
+            attributes={"kprgw.group.requests": len(group)},
+        ):
+            results = await asyncio.gather(
+                *(self._answer(tenant_id, waiting) for tenant_id, waiting in by_tenant.items()),
+                return_exceptions=True,
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                # its requests were answered 503; the type only (texts may quote the input)
+                _log.error("committing submissions failed: %s", type(result).__name__)
 
     async def _answer(self, tenant_id: str, group: list[_Waiting]) -> None:
         try:
