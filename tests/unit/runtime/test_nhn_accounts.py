@@ -113,3 +113,24 @@ def test_an_account_needs_both_user_and_password(world: DemoWorld, tmp_path: Pat
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     with pytest.raises(TenancyError, match="both username and password_file"):
         load_tenants(path)
+
+
+def test_a_queue_claimed_over_two_accounts_stops_the_service(
+    world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Queue names are often inherited from a parent HER-id: one queue, one account."""
+    document = yaml.safe_load(world.tenants_file.read_text())
+    for tenant in document["tenants"]:
+        tenant.setdefault("nhn", {})["async_queue"] = "shared_async"
+    path = world.tenants_file.with_name("tenants-shared-queue.yaml")
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    secret = tmp_path / "pw"
+    secret.write_text("pw\n", encoding="utf-8")
+    document["tenants"][0]["nhn"].update(username="bergen-4601", password_file=str(secret))
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(SystemExit) as stopped:
+        amqp_transport("receipts", settings(tmp_path, nhn_username="ikt"), load_tenants(path))
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "queue shared_async is also tenant bergen's" in error
+    assert "(account bergen-4601, not release account)" in error

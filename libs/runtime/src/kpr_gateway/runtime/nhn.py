@@ -129,23 +129,37 @@ class TenantAccounts:
 
 
 def tenant_accounts(tenants: Sequence[Tenant]) -> TenantAccounts:
-    """The tenants' own NHN accounts: tenants with the same user share its connection."""
+    """The tenants' own NHN accounts: tenants with the same user share its connection.
+
+    A queue or sender HER-id belongs to one account: two accounts (or an account and the
+    release's) claiming one (queue names are often inherited from a parent HER-id) is an
+    error, never a silent pick of either.
+    """
     result = TenantAccounts({}, {}, {}, [])
+    claims: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, name) -> (account, tenant)
     for tenant in tenants:
-        if tenant.nhn.username is None or tenant.nhn.password_file is None:
-            continue
-        name = f"account {tenant.nhn.username}"
-        account = NhnAccount(tenant.nhn.username, _read_password(tenant))
-        known = result.connections.setdefault(name, account)
-        if known.password != account.password:
-            raise NhnSettingsError(
-                f"tenant {tenant.id}: NHN user {tenant.nhn.username} has another password "
-                "in another tenant"
-            )
-        result.tenants.append(tenant.id)
-        result.senders[tenant.communication_party.her_id] = name
-        for queue in (tenant.async_queue, tenant.error_queue):
-            result.queues[queue] = name
+        name = RELEASE_ACCOUNT
+        if tenant.nhn.username is not None and tenant.nhn.password_file is not None:
+            name = f"account {tenant.nhn.username}"
+            account = NhnAccount(tenant.nhn.username, _read_password(tenant))
+            known = result.connections.setdefault(name, account)
+            if known.password != account.password:
+                raise NhnSettingsError(
+                    f"tenant {tenant.id}: NHN user {tenant.nhn.username} has another password "
+                    "in another tenant"
+                )
+            result.tenants.append(tenant.id)
+        wanted = [("sender HER-id", tenant.communication_party.her_id)]
+        wanted += [("queue", tenant.async_queue), ("queue", tenant.error_queue)]
+        for kind, value in wanted:
+            owner, other = claims.setdefault((kind, value), (name, tenant.id))
+            if owner != name:
+                raise NhnSettingsError(
+                    f"tenant {tenant.id}: {kind} {value} is also tenant {other}'s, over "
+                    f"another NHN account ({owner}, not {name})"
+                )
+            if name != RELEASE_ACCOUNT:
+                (result.senders if kind == "sender HER-id" else result.queues)[value] = name
     return result
 
 
