@@ -113,7 +113,7 @@ def test_a_schema_checked_document_is_not_checked_again() -> None:
     status.text = "  T  "  # not a StatusType value, but the caller says it checked
     with pytest.raises(KprDocumentError, match="not valid"):
         parse_fagmelding(document)
-    with pytest.raises(KprDocumentError, match="out of the supported range"):
+    with pytest.raises(KprDocumentError, match="a status the format does not know"):
         parse_fagmelding(document, schema_checked=True)
 
 

@@ -84,8 +84,8 @@ def _require_utf8(message: NhnMessage) -> None:
     for name, value in texts:
         try:
             value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise NhnWireError(f"{name}: text that is not UTF-8 encodable") from None
+        except UnicodeEncodeError as exc:
+            raise NhnWireError(f"{name}: text that is not UTF-8 encodable") from exc
 
 
 def from_amqp(amqp: Message) -> NhnMessage:

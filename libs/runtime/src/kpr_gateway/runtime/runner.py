@@ -84,16 +84,17 @@ async def serve(
     try:
         component = build(context)
         component.register()
+        # What start-up made (modules, schemas, tables) lives as long as the process: out of
+        # the collector's sight, each collection walks only what the work makes (transform
+        # measured ~25% less CPU per event). Collected first, so no garbage is kept for good.
+        gc.collect()
+        gc.freeze()
         await _start(component, bus, transport)
         app = component.http_app() or health_app(
             context.readiness, context.metrics.registry, shutdown=shutdown
         )
         server = HealthServer(app, settings.http_host, settings.http_port)
         await server.start()
-        # What start-up made (modules, schemas, tables) lives as long as the process: out of
-        # the collector's sight, each collection walks only what the work makes (transform
-        # measured ~25% less CPU per event).
-        gc.freeze()
         _log.info("%s started on port %d", name, server.port)
         try:
             await shutdown.wait()

@@ -45,11 +45,13 @@ class ServerSpanMiddleware:
 
                 async def send_with_status(message: Message) -> None:
                     if message["type"] == "http.response.start":
-                        # the router has matched by now and left the route in the scope
-                        span.update_name(f"{method} {template_of(scope)}")
                         span.set_attribute("http.response.status_code", message["status"])
                     await send(message)
 
-                await self._app(scope, receive, send_with_status)
+                try:
+                    await self._app(scope, receive, send_with_status)
+                finally:
+                    # routed by now (answered or not): the router left the route in the scope
+                    span.update_name(f"{method} {template_of(scope)}")
         finally:
             context.detach(token)

@@ -147,9 +147,9 @@ def _parser() -> etree.XMLParser:
 def _checked(text: str) -> etree._Element:
     try:
         root = etree.fromstring(text.encode(), _parser())
-    except etree.XMLSyntaxError:
-        # The only way here is a character XML cannot carry; the message would quote it.
-        raise KprDocumentError("a value of the batch cannot be written as XML") from None
+    except etree.XMLSyntaxError as exc:
+        # The only way here is a character XML cannot carry (libxml2 names its code point).
+        raise KprDocumentError("a value of the batch cannot be written as XML") from exc
     validate_document(root)
     return root
 

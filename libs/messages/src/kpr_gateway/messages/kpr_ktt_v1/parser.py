@@ -111,8 +111,8 @@ def parse_identmelding(
             persons.append(
                 ParsedPerson(person_key=fields[_PERSON_KEY], national_id=fields[_NATIONAL_ID])
             )
-        except KeyError:  # as in parse_fagmelding
-            raise KprDocumentError("a person lacks an element the schema requires") from None
+        except KeyError as exc:  # as in parse_fagmelding
+            raise KprDocumentError("a person lacks an element the schema requires") from exc
     try:
         return ParsedIdentmelding(header=_header(root), persons=tuple(persons))
     except ValueError as exc:
@@ -158,8 +158,8 @@ def _event(element: etree._Element) -> ParsedEvent:
     )
     optional = {child.tag: child.text or "" for child in children[_REQUIRED_EVENT_FIELDS:]}
     parsed_status = _STATUSES.get(status)
-    if parsed_status is None:  # as EventStatus(status) would
-        raise ValueError("not a status")
+    if parsed_status is None:  # only without the schema check (which allows no other value)
+        raise KprDocumentError("an event has a status the format does not know")
     hours = optional.get(_HOURS_PER_WEEK)
     stop = optional.get(_STOP_DATE)
     end = optional.get(_END_DATE)
