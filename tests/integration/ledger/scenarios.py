@@ -83,6 +83,33 @@ async def registration_is_idempotent_and_detects_conflicts(ledger: Ledger) -> No
     assert await ledger.get_event("trondheim", "e2") is None
 
 
+async def events_of_several_requests_keep_their_own_traces(ledger: Ledger) -> None:
+    """intake registers the events of concurrent requests in one call, each with its trace."""
+    first, second = "1" * 32, "2" * 32
+    replies = await ledger.register_events(
+        TENANT,
+        [
+            NewEvent("t1", "h1", first),
+            NewEvent("t2", "h2", second),
+            NewEvent("t1", "h1", second),  # the same event in the second request: a repeat
+            NewEvent("t3", "h3"),  # no trace of its own: the call's
+        ],
+        trace_id=TRACE,
+    )
+    assert [r.outcome for r in replies] == [
+        RegistrationOutcome.NEW,
+        RegistrationOutcome.NEW,
+        RegistrationOutcome.REPEAT,
+        RegistrationOutcome.NEW,
+    ]
+    for event_id, trace_id in (("t1", first), ("t2", second), ("t3", TRACE)):
+        record = await ledger.get_event(TENANT, event_id)
+        assert record is not None
+        assert record.trace_id == trace_id
+        [received] = record.history
+        assert (received.state, received.trace_id) == (EventState.RECEIVED.value, trace_id)
+
+
 async def event_follows_its_messages_to_the_apprec(ledger: Ledger) -> None:
     await ledger.register_events(TENANT, [NewEvent("e1", "h1")], trace_id=TRACE)
     commit = await ledger.commit_batch(
@@ -239,6 +266,7 @@ async def unknown_message_transition_is_refused(ledger: Ledger) -> None:
 
 SCENARIOS = [
     registration_is_idempotent_and_detects_conflicts,
+    events_of_several_requests_keep_their_own_traces,
     event_follows_its_messages_to_the_apprec,
     rejected_events_keep_their_reasons,
     commit_refuses_settled_and_unknown_events,
