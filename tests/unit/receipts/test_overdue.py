@@ -3,9 +3,16 @@ in the gauge; a late AppRec still closes it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from datetime import timedelta
 
-from kpr_gateway.ledger import MessageState
+from fakeredis import FakeAsyncRedis
+from prometheus_client import Counter, Gauge
+
+from kpr_gateway.ledger import Ledger, MessageState
+from kpr_gateway.receipts.overdue import OverdueSweep
 from tests.unit.receipts.conftest import Harness
 from tests.unit.receipts.world import on_async_queue, sealed_apprec
 
@@ -47,3 +54,32 @@ async def test_sweep_survives_a_ledger_outage(harness: Harness) -> None:
     harness.redis_server.connected = True
     await harness.receipts.sweep.sweep()
     assert (await harness.message(sent.msg_id)).state is MessageState.OVERDUE
+
+
+class SwallowingLedger(Ledger):
+    """A ledger call that swallows the cancel landing in it (a client library can)."""
+
+    entered = asyncio.Event()
+
+    async def mark_overdue(self, tenant_id: str, *, older_than: timedelta) -> list[str]:
+        self.entered.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.2)
+        return []
+
+
+async def test_stop_ends_the_sweep_even_if_a_ledger_call_swallows_the_cancel() -> None:
+    ledger = SwallowingLedger(FakeAsyncRedis())
+    sweep = OverdueSweep(
+        ledger,
+        ["bergen"],
+        deadline=timedelta(hours=24),
+        interval_seconds=3600,
+        overdue=Gauge("t_overdue", "test", ("tenant",), registry=None),
+        marked=Counter("t_marked", "test", ("tenant",), registry=None),
+    )
+    sweep.start()
+    await asyncio.wait_for(ledger.entered.wait(), timeout=5)
+    began = time.monotonic()
+    await asyncio.wait_for(sweep.stop(), timeout=5)
+    assert time.monotonic() - began < 2  # not the interval (an hour)

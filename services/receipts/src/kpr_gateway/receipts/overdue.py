@@ -38,13 +38,19 @@ class OverdueSweep:
         self._overdue = overdue
         self._marked = marked
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="receipts-overdue-sweep")
 
     async def stop(self) -> None:
         if self._task is not None:
+            # The flag as well as the cancel: a cancel that lands inside a Redis call can be
+            # swallowed there (seen once: the sweep then slept its whole interval, an hour in
+            # the tests, and stop() waited for it).
+            self._stopping.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -71,6 +77,7 @@ class OverdueSweep:
             self._overdue.labels(tenant=tenant_id).set(count)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.sweep()
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
