@@ -3,7 +3,7 @@ publisher confirm to a durable quorum queue, and answers 202 once the broker con
 
 That is the least any accept-after-confirm HTTP intake can do per event; the gateway's intake
 adds authentication, a rate limit, validation and the ledger. Served like intake: uvicorn on
-the standard asyncio loop, with the same HTTP implementation uvicorn picks for intake.
+uvloop, with the HTTP implementation uvicorn picks (httptools), as the services run.
 
     python -m bench.baseline --port PORT --queue QUEUE [--rabbitmq-url URL]
 """
@@ -73,7 +73,7 @@ def main() -> None:
         create_app(args.rabbitmq_url, args.queue),
         host="127.0.0.1",
         port=args.port,
-        loop="asyncio",
+        loop="uvloop",
         log_level="warning",
         access_log=False,
         server_header=False,
