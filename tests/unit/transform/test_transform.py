@@ -234,13 +234,18 @@ async def test_an_unreadable_chunk_is_parked(harness: Harness) -> None:
     assert parked.reason.startswith("invalid EventChunk body")
 
 
-async def test_the_batch_span_continues_one_event_trace_and_links_the_others(
-    world: DemoWorld,
-) -> None:
+def traced(world: DemoWorld) -> tuple[Harness, InMemorySpanExporter]:
+    """A harness whose spans are kept, for the tracing tests."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    harness = Harness(world, max_events=10, tracer_provider=provider)
+    return Harness(world, max_events=10, tracer_provider=provider), exporter
+
+
+async def test_the_batch_span_continues_one_event_trace_and_links_the_others(
+    world: DemoWorld,
+) -> None:
+    harness, exporter = traced(world)
     await harness.start()
     try:
         for _ in range(3):  # three chunks, three consumer spans, one batch
@@ -269,10 +274,7 @@ async def test_events_grouped_in_one_chunk_keep_their_own_request_traces(
     world: DemoWorld,
 ) -> None:
     """intake commits concurrent requests in one chunk; each event carries its request's span."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    harness = Harness(world, max_events=10, tracer_provider=provider)
+    harness, exporter = traced(world)
     await harness.start()
     try:
         chunk = await harness.chunk("bergen", harness.events(3))
