@@ -29,9 +29,13 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from kpr_gateway.observability.errors import ConfigurationError
 from kpr_gateway.observability.span_redaction import RedactingSpanExporter
+
+# W3C trace context on its own, whatever OTEL_PROPAGATORS configures for the headers.
+_W3C = TraceContextTextMapPropagator()
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _KNOWN_EXPORTERS = frozenset({"otlp", "console", "none"})
@@ -73,28 +77,17 @@ def current_span_id() -> str | None:
 
 
 def current_traceparent() -> str | None:
-    """The current span as a W3C ``traceparent`` (version 00), or None outside a span."""
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return None
-    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+    """The current span as a W3C ``traceparent``, or None outside a span."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get("traceparent")
 
 
 def span_context_of(traceparent: str) -> trace.SpanContext | None:
-    """The remote span a ``traceparent`` names, or None if it names none."""
-    parts = traceparent.split("-")
-    if len(parts) != 4 or parts[0] != "00":
-        return None
-    try:
-        context = trace.SpanContext(
-            trace_id=int(parts[1], 16),
-            span_id=int(parts[2], 16),
-            is_remote=True,
-            trace_flags=trace.TraceFlags(int(parts[3], 16) & 0xFF),
-        )
-    except ValueError:
-        return None
-    return context if context.is_valid else None
+    """The remote span a W3C ``traceparent`` names, or None if it names none."""
+    context = trace.get_current_span(_W3C.extract({"traceparent": traceparent}))
+    span = context.get_span_context()
+    return span if span.is_valid else None
 
 
 def _resource(service_name: str) -> Resource:

@@ -31,13 +31,12 @@ from typing import Literal, TypeVar
 from cryptography import x509
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from kpr_gateway.ledger import Ledger, LedgerError, MessageRecord, ReceiptMatch, ReceiptOutcome
 from kpr_gateway.messages.apprec import AppRec
 from kpr_gateway.nhn import NhnDelivery, NhnMessage, NhnTransport
 from kpr_gateway.observability.metrics import HandlerOutcome, ServiceMetrics
-from kpr_gateway.observability.tracing import current_trace_id
+from kpr_gateway.observability.tracing import current_trace_id, span_context_of
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import ReceiptError, ReceiptNotice
@@ -82,7 +81,6 @@ SERVICE_NAME = "receipts"
 NHN_SYSTEM = "nhn"
 TRACER_NAME = "kpr_gateway.receipts"
 _log = logging.getLogger(__name__)
-_propagator = TraceContextTextMapPropagator()
 _T = TypeVar("_T")
 
 # What a rotated signing certificate looks like: a new signer, or a signature that fails.
@@ -452,11 +450,8 @@ def _notice(tenant_id: str, msg_id: str, outcome: ReceiptOutcome) -> ReceiptNoti
 
 def _link_to_sent_message(span: trace.Span, record: MessageRecord) -> None:
     """Link the receipt's span to the trace that built and sent the message."""
-    if not record.traceparent:
-        return
-    context = _propagator.extract({"traceparent": record.traceparent})
-    sent = trace.get_current_span(context).get_span_context()
-    if sent.is_valid:
+    sent = span_context_of(record.traceparent) if record.traceparent else None
+    if sent is not None:
         span.add_link(sent, {"kprgw.link": "sent message"})
 
 
