@@ -16,6 +16,8 @@ class EventState(StrEnum):
     RECEIVED = "received"
     REJECTED_INVALID = "rejected_invalid"
     SUPPRESSED_TEST_PERSON = "suppressed_test_person"
+    NOT_REPORTABLE = "not_reportable"
+    """Accepted and kept, but of a service type this release does not report (a setting)."""
     BATCHED = "batched"
 
 
@@ -34,6 +36,7 @@ EVENT_RANK: dict[EventState, int] = {
     EventState.RECEIVED: 1,
     EventState.REJECTED_INVALID: 2,
     EventState.SUPPRESSED_TEST_PERSON: 2,
+    EventState.NOT_REPORTABLE: 2,
     EventState.BATCHED: 2,
 }
 

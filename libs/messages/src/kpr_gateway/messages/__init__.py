@@ -1,7 +1,8 @@
 """kpr_gateway.messages: MsgHead v1.2, AppRec v1.0/v1.1, safe XML parsing and schema validation.
 
-The KPR KTT document lives in the subpackage ``kpr_gateway.messages.kpr_ktt_v1`` and is not
-re-exported here, so that swapping it for FHI's official format touches that subpackage only.
+The KPR document (IPLOS i KPR, XPR(ipl) 56.0.0) lives in the subpackage
+``kpr_gateway.messages.iplos_kpr`` and is not re-exported here, so that swapping it for FHI's
+daily model touches that subpackage only.
 """
 
 from kpr_gateway.messages.apprec import (

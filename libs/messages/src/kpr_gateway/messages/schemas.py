@@ -53,19 +53,20 @@ _REDACTED = "[value withheld]"
 
 @dataclass(frozen=True, slots=True)
 class PayloadSchema:
-    """An XSD of ours for a document carried inline in MsgHead (e.g. the KPR KTT document)."""
+    """The XSD of a document carried inline in MsgHead (e.g. the IPLOS i KPR Melding)."""
 
     namespace: str
     xsd_path: Path
 
 
 def kpr_payload_schemas() -> tuple[PayloadSchema, ...]:
-    """The payload schemas the gateway sends: the KPR KTT document."""
-    # Imported on use: kpr_ktt_v1 itself imports this package, so a module-level import
+    """The payload schemas the gateway sends: IPLOS i KPR, XPR(ipl) 56.0.0 (the official XSD,
+    as shipped in the iplos_kpr package)."""
+    # Imported on use: iplos_kpr itself imports this package, so a module-level import
     # here would make package initialisation circular.
-    from kpr_gateway.messages import kpr_ktt_v1  # noqa: PLC0415
+    from kpr_gateway.messages import iplos_kpr  # noqa: PLC0415
 
-    return (PayloadSchema(kpr_ktt_v1.NAMESPACE, Path(kpr_ktt_v1.XSD_PATH)),)
+    return (PayloadSchema(iplos_kpr.NAMESPACE, Path(iplos_kpr.XSD_PATH)),)
 
 
 def standards_dir_from_env() -> Path:
