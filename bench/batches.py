@@ -39,7 +39,11 @@ def prepare(
         batches = []
         for start in range(0, per_tenant, batch_size):
             events = [
-                {**people[(start + i) % len(people)], "event_id": str(uuid.uuid4())}
+                {
+                    **people[(start + i) % len(people)],
+                    "event_id": str(uuid.uuid4()),
+                    "occurrence_id": str(uuid.uuid4()),
+                }
                 for i in range(min(batch_size, per_tenant - start))
             ]
             batches.append(

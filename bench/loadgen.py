@@ -43,7 +43,8 @@ class Tally:
 
 
 class EventFactory:
-    """Valid, distinct events: a fresh event id each time, people from a prepared pool."""
+    """Valid, distinct notifications: fresh event and occurrence ids each time, people and
+    services from a prepared pool."""
 
     def __init__(self, municipality_number: str, seed: int) -> None:
         rng = random.Random(seed)  # noqa: S311 - test data
@@ -54,7 +55,8 @@ class EventFactory:
         template = self._templates[self._next % len(self._templates)]
         self._next += 1
         event_id = str(uuid.uuid4())
-        return event_id, json.dumps({**template, "event_id": event_id}).encode()
+        fresh = {**template, "event_id": event_id, "occurrence_id": str(uuid.uuid4())}
+        return event_id, json.dumps(fresh).encode()
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> int:

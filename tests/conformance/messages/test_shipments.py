@@ -1,4 +1,5 @@
-"""A batch's two shipments: KPR_IPL and KPR_IDE, each a valid MsgHead with the document inline."""
+"""The daily shipment: one KPR_IPL MsgHead per batch with the Melding inline (ident and health
+data together), valid against the official schemas; ``kprgw kpr build`` writes such messages."""
 
 from __future__ import annotations
 
@@ -7,23 +8,19 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
+from lxml import etree
 from typer.testing import CliRunner
 
 from kpr_gateway.cli.main import app
-from kpr_gateway.messages.kpr_ktt_v1 import (
-    KttEvent,
-    parse_fagmelding,
-    parse_identmelding,
-    person_key,
-)
+from kpr_gateway.messages.iplos_kpr import GUID_EMPTY, parse_melding
 from kpr_gateway.messages.msghead import Organisation, parse_msghead
 from kpr_gateway.messages.schemas import SchemaSet, validate_document
-from kpr_gateway.messages.shipments import build_shipments
+from kpr_gateway.messages.shipments import build_shipment
+from tests.unit.iplos_kpr.examples import expected_notification
+from tests.unit.iplos_kpr.golden import EVENTS, golden_events, golden_melding, golden_numbered
 
 REPO = Path(__file__).resolve().parents[3]
-EVENTS = REPO / "examples" / "events.ndjson"
-SECRET = b"a-tenant-secret-of-at-least-32-bytes!!"
+TENANT = REPO / "examples" / "tenant-oslo.yaml"
 SENDER = Organisation(
     name="Oslo kommune",
     her_id="90001",
@@ -37,87 +34,77 @@ RECEIVER = Organisation(
 )
 
 
-@pytest.fixture(scope="module")
-def events() -> list[KttEvent]:
-    return [KttEvent.model_validate_json(line) for line in EVENTS.read_text().splitlines()]
-
-
-def test_two_shipments_with_their_own_msg_ids_and_a_shared_batch_id(
-    events: list[KttEvent], default_schemas: SchemaSet
+def test_one_kpr_ipl_per_batch_with_the_melding_inline(
+    default_schemas: SchemaSet, official_schemas: SchemaSet
 ) -> None:
-    now = datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
-    shipments = build_shipments(
+    msg_id = uuid.uuid4()
+    shipment = build_shipment(
         sender=SENDER,
         receiver=RECEIVER,
-        municipality_number="0301",
-        reporter_org_number="958935420",
-        events=events,
-        tenant_secret=SECRET,
-        now=now,
+        melding=golden_melding(),
+        msg_id=msg_id,
+        now=datetime(2026, 1, 6, 3, 0, tzinfo=UTC),
     )
-    ipl, ide = shipments
-    assert (ipl.msg_type, ide.msg_type) == ("KPR_IPL", "KPR_IDE")
-    assert ipl.msg_id != ide.msg_id
-    for shipment in shipments:
-        assert validate_document(shipment.document, default_schemas) == []
-        head = parse_msghead(shipment.document)
-        assert (head.msg_id, head.msg_type) == (shipment.msg_id, shipment.msg_type)
-        assert (head.sender, head.receiver) == (SENDER, RECEIVER)
-        assert head.ack_requested
-
-    fagmelding = parse_fagmelding(parse_msghead(ipl.document).document)
-    identmelding = parse_identmelding(parse_msghead(ide.document).document)
-    assert str(fagmelding.header.message_id) == str(identmelding.header.message_id)
-    assert str(fagmelding.header.message_id) == shipments.batch_id
-    assert uuid.UUID(shipments.batch_id)
-    # the fagmelding has no national id; the identmelding links each key to one
-    national_ids = {e.national_id for e in events}
-    assert not any(nid.encode() in ipl.document for nid in national_ids)
-    assert {p.national_id for p in identmelding.persons} == national_ids
-    keys = {person_key(nid, SECRET) for nid in national_ids}
-    assert {p.person_key for p in identmelding.persons} == keys
-    assert {e.person_key for e in fagmelding.events} == keys
+    assert validate_document(shipment.document, default_schemas) == []
+    assert validate_document(shipment.document, official_schemas) == []
+    head = parse_msghead(shipment.document)
+    assert (head.msg_id, head.msg_type) == (str(msg_id), "KPR_IPL")
+    assert (head.sender, head.receiver) == (SENDER, RECEIVER)
+    assert head.ack_requested
+    parsed = parse_melding(head.document)
+    assert parsed.notifications == tuple(expected_notification(n) for n in golden_numbered())
+    # Ident inline: the person's id travels in the same message as the event.
+    assert {n.person.national_id for n in parsed.notifications} == {
+        e.person.national_id for e in golden_events()
+    }
 
 
-def test_kprgw_kpr_build_writes_valid_documents(tmp_path: Path, default_schemas: SchemaSet) -> None:
+def run_build(events: Path, out: Path) -> tuple[int, str]:
     result = CliRunner().invoke(
         app,
-        [
-            "kpr",
-            "build",
-            "--tenant",
-            str(REPO / "examples" / "tenant-oslo.yaml"),
-            "--events",
-            str(EVENTS),
-            "--out",
-            str(tmp_path),
-        ],
+        ["kpr", "build", "--tenant", str(TENANT), "--events", str(events), "--out", str(out)],
     )
-    assert result.exit_code == 0, result.output
+    return result.exit_code, result.output
+
+
+def test_kprgw_kpr_build_writes_valid_messages(
+    tmp_path: Path,
+    default_schemas: SchemaSet,
+    official_schemas: SchemaSet,
+    official_xpr_schema: etree.XMLSchema,
+) -> None:
+    code, output = run_build(EVENTS, tmp_path)
+    assert code == 0, output
     written = sorted(tmp_path.iterdir())
-    names = [re.fullmatch(r"(KPR_IPL|KPR_IDE)-([0-9a-f-]{36})\.xml", p.name) for p in written]
-    assert [m.group(1) for m in names if m] == ["KPR_IDE", "KPR_IPL"]
+    assert written
+    assert all(re.fullmatch(r"KPR_IPL-[0-9a-f-]{36}\.xml", path.name) for path in written)
+    seqs: list[int] = []
     for path in written:
-        assert validate_document(path.read_bytes(), default_schemas) == []
+        data = path.read_bytes()
+        assert validate_document(data, default_schemas) == []
+        assert validate_document(data, official_schemas) == []
+        melding = parse_msghead(data).document
+        assert official_xpr_schema.validate(melding), official_xpr_schema.error_log
+        seqs.extend(n.seq for n in parse_melding(melding).notifications)
+    assert sorted(seqs) == list(range(1, len(golden_events()) + 1))
+
+
+def test_kprgw_kpr_build_chain_starts_after_guid_empty(tmp_path: Path) -> None:
+    code, output = run_build(EVENTS, tmp_path)
+    assert code == 0, output
+    firsts = [
+        parse_melding(parse_msghead(path.read_bytes()).document).notifications[0]
+        for path in tmp_path.iterdir()
+    ]
+    assert [n.previous for n in firsts if n.seq == 1] == [GUID_EMPTY]
 
 
 def test_kprgw_kpr_build_names_the_bad_line(tmp_path: Path) -> None:
     events = tmp_path / "events.ndjson"
-    good = EVENTS.read_text().splitlines()[0]
-    events.write_text(good + "\n" + good.replace('"service_code": "15"', '"service_code": 15'))
-    result = CliRunner().invoke(
-        app,
-        [
-            "kpr",
-            "build",
-            "--tenant",
-            str(REPO / "examples" / "tenant-oslo.yaml"),
-            "--events",
-            str(events),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
-    assert result.exit_code == 1
-    assert "line 2: service_code" in result.output
-    assert not (tmp_path / "out").exists()
+    good = EVENTS.read_text(encoding="utf-8").splitlines()[0]
+    events.write_text(good + "\n" + good.replace('"service_type": "21"', '"service_type": 21'))
+    code, output = run_build(events, tmp_path / "out")
+    assert code == 1
+    assert "line 2: service_type" in output
+    assert "14834812410" not in output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import UTC, date, datetime
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from kpr_gateway.messages import kpr_ktt_v1
+from kpr_gateway.messages import iplos_kpr
 from kpr_gateway.messages.apprec import AppRec, apprec_for, build_apprec
 from kpr_gateway.messages.errors import (
     SchemaError,
@@ -32,32 +29,17 @@ from kpr_gateway.messages.schemas import (
     require_valid,
     validate_document,
 )
+from tests.unit.iplos_kpr.examples import HEADER, notification, numbered
 from tests.unit.messages.examples import head, reply
 from tests.unit.messages.strategies import PAYLOAD_NS, apprecs, msgheads, payload_document
 
 FAKE_NATIONAL_ID = "13116900216"
-CREATED = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 
 
-def kpr_batch() -> kpr_ktt_v1.KprBatch:
-    event = kpr_ktt_v1.KttEvent.model_validate(
-        {
-            "event_id": "6f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e",
-            "status": "N",
-            "municipality_number": "0301",
-            "national_id": FAKE_NATIONAL_ID,
-            "service_code": "15",
-            "decision_date": date(2025, 3, 1),
-            "start_date": date(2025, 3, 3),
-        }
-    )
-    return kpr_ktt_v1.KprBatch(
-        message_id=UUID("0f6b3c1e-9a7d-4e2b-8c5f-1d2e3f4a5b6c"),
-        created=CREATED,
-        municipality_number="0301",
-        reporter_org_number="974760673",
-        events=[event],
-        tenant_secret=b"conformance-test-secret-not-for-production",
+def kpr_melding() -> etree._Element:
+    """A Melding of IPLOS i KPR with one notification."""
+    return iplos_kpr.build_melding(
+        HEADER, numbered([notification(person={"national_id": FAKE_NATIONAL_ID})])
     )
 
 
@@ -68,29 +50,21 @@ def test_built_msghead_with_test_payload_validates(schemas: SchemaSet) -> None:
     assert validate_document(build_msghead(head()), schemas) == []
 
 
-@pytest.mark.parametrize(
-    ("msg_type", "build"),
-    [("KPR_IPL", kpr_ktt_v1.build_fagmelding), ("KPR_IDE", kpr_ktt_v1.build_identmelding)],
-)
-def test_built_msghead_with_kpr_document_validates_fully(
-    default_schemas: SchemaSet,
-    msg_type: str,
-    build: Callable[[kpr_ktt_v1.KprBatch], etree._Element],
-) -> None:
-    document = build(kpr_batch())
-    data = build_msghead(head(msg_type=msg_type, document=document))
+def test_built_msghead_with_kpr_document_validates_fully(default_schemas: SchemaSet) -> None:
+    document = kpr_melding()
+    data = build_msghead(head(msg_type=iplos_kpr.MSG_TYPE, document=document))
     assert validate_document(data, default_schemas) == []
     # And the KPR document on its own validates by its namespace too.
-    assert validate_document(kpr_ktt_v1.to_bytes(document), default_schemas) == []
+    assert validate_document(iplos_kpr.to_bytes(document), default_schemas) == []
     assert parse_msghead(data).document.tag == document.tag
 
 
 def test_invalid_inline_kpr_document_is_reported_with_its_line(
     default_schemas: SchemaSet,
 ) -> None:
-    document = kpr_ktt_v1.build_fagmelding(kpr_batch())
+    document = kpr_melding()
     # Sabotage: an element KPR does not know, deep inside the inline document.
-    etree.SubElement(document, f"{{{kpr_ktt_v1.NAMESPACE}}}Unexpected").text = "x"
+    etree.SubElement(document, f"{{{iplos_kpr.NAMESPACE}}}Unexpected").text = "x"
     data = build_msghead(head(document=document))
     issues = validate_document(data, default_schemas)
     assert len(issues) == 1
@@ -101,6 +75,19 @@ def test_invalid_inline_kpr_document_is_reported_with_its_line(
     )
     assert issues[0].line == expected_line
     assert "Unexpected" in issues[0].message
+
+
+def test_invalid_attribute_in_kpr_document_is_reported_without_the_value(
+    default_schemas: SchemaSet,
+) -> None:
+    document = kpr_melding()
+    bruker = document.find(f".//{{{iplos_kpr.NAMESPACE}}}Bruker")
+    assert bruker is not None
+    bruker.set("pasientGUID", FAKE_NATIONAL_ID)
+    issues = validate_document(build_msghead(head(document=document)), default_schemas)
+    assert len(issues) == 1
+    assert "pasientGUID" in issues[0].message
+    assert FAKE_NATIONAL_ID not in issues[0].message
 
 
 def test_invalid_value_in_payload_is_reported_without_the_value(schemas: SchemaSet) -> None:
@@ -184,7 +171,7 @@ def test_namespaces_cover_msghead_apprec_and_payloads(schemas: SchemaSet) -> Non
         APPREC_V10_NS,
         "http://www.kith.no/xmlstds/apprec/2012-02-15",
         PAYLOAD_NS,
-        kpr_ktt_v1.NAMESPACE,
+        iplos_kpr.NAMESPACE,
     }
 
 

@@ -7,7 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from kpr_gateway.ledger import KeySpace, Ledger, LedgerUnavailableError, NewEvent
-from tests.integration.ledger import scenarios
+from tests.integration.ledger import chain_scenarios, scenarios
 
 
 @pytest.fixture
@@ -26,7 +26,9 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
         await redis.delete(*keys)
 
 
-@pytest.mark.parametrize("scenario", scenarios.SCENARIOS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize(
+    "scenario", scenarios.SCENARIOS + chain_scenarios.SCENARIOS, ids=lambda s: s.__name__
+)
 async def test_ledger_on_real_redis(
     redis: Redis, prefix: str, scenario: Callable[[Ledger], Awaitable[None]]
 ) -> None:

@@ -21,6 +21,7 @@ from tests.unit.intake.harness import (
     TRONDHEIM_CLAIM,
     VENDOR_CLIENT,
     Clock,
+    Published,
     captured_logs,
     intake_app,
     oauth_tenants,
@@ -100,8 +101,14 @@ async def test_tokens_rate_limits_and_cross_tenant_audit_on_real_redis(
     async with JwksServer().running() as jwks:
         jwks.publish(KEY)
         frozen = Clock()  # the limiter's clock: no refill during the test
+        published = Published()
         async with intake_app(
-            tenants, redis, jwks_url=jwks.url, key_prefix=prefix, limiter_clock=frozen
+            tenants,
+            redis,
+            jwks_url=jwks.url,
+            key_prefix=prefix,
+            limiter_clock=frozen,
+            published=published,
         ) as (client, _, ledger):
             bergen = token(KEY, claims(tenant=BERGEN_CLAIM, client=VENDOR_CLIENT))
             trondheim = token(KEY, claims(tenant=TRONDHEIM_CLAIM, client=VENDOR_CLIENT))
@@ -112,6 +119,9 @@ async def test_tokens_rate_limits_and_cross_tenant_audit_on_real_redis(
                 )
                 assert submitted.status_code == 202
                 assert await ledger.get_event("bergen", body["event_id"]) is not None
+                [accepted] = await published.events()
+                assert accepted.event.person.national_id == body["person"]["national_id"]
+                assert accepted.client_id == "gerica-bergen"
                 foreign = await client.get(
                     f"/v1/events/{body['event_id']}",
                     headers={"Authorization": f"Bearer {trondheim}"},
@@ -134,7 +144,7 @@ async def test_tokens_rate_limits_and_cross_tenant_audit_on_real_redis(
                 "bergen",
                 "trondheim",
             )
-            assert body["national_id"] not in logs.text
+            assert body["person"]["national_id"] not in logs.text
             limiter_keys = {k async for k in redis.scan_iter(match=f"{prefix}:ratelimit:*")}
             assert limiter_keys == {
                 f"{prefix}:ratelimit:gerica-bergen".encode(),

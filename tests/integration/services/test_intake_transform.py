@@ -14,10 +14,12 @@ import pytest
 from redis.asyncio import Redis
 
 from kpr_gateway.cli.demo.samples import event
-from kpr_gateway.cli.demo.world import DemoWorld, create_world
+from kpr_gateway.cli.demo.world import DEMO_EPJ_SYSTEM, DemoWorld, create_world
 from kpr_gateway.intake.app import IntakeLimits, create_app
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import KeySpace, Ledger
+from kpr_gateway.messages.iplos_kpr import GUID_EMPTY, MSG_TYPE, Notification, parse_melding
+from kpr_gateway.messages.msghead import parse_msghead
 from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import EVENTS, MESSAGES, Delivery, RabbitBus
@@ -115,10 +117,24 @@ async def test_posted_events_are_batched_into_kpr_messages(
     )
     assert response.status_code == 200
     assert response.json()["accepted"] == 25
-    await pipeline.wait_built(2)
-    await asyncio.sleep(0.5)  # nothing else arrives: one batch, built once
-    assert sorted(m.msg_type for m in pipeline.built) == ["KPR_IDE", "KPR_IPL"]
-    assert len(pipeline.built[0].event_ids) == 25
+    await pipeline.wait_built(1)
+    await asyncio.sleep(0.5)  # nothing else arrives: one batch, built once, one message
+    [built] = pipeline.built
+    assert built.msg_type == MSG_TYPE
+    assert sorted(map(str, built.event_ids)) == sorted(e["event_id"] for e in events)
+    melding = parse_melding(parse_msghead(built.document).document)
+    # the EPJ system of the client that posted them, and the municipality's chain from 1
+    assert (melding.header.vendor, melding.header.system_name) == (
+        DEMO_EPJ_SYSTEM["vendor"],
+        DEMO_EPJ_SYSTEM["name"],
+    )
+    notifications = melding.notifications
+    assert [n.seq for n in notifications] == list(range(1, 26))
+    assert [n.previous for n in notifications] == [
+        GUID_EMPTY,
+        *(n.event_id for n in notifications[:-1]),
+    ]
+    assert {str(n.event_id) for n in notifications} == {e["event_id"] for e in events}
     for item in events:
         record = await pipeline.ledger.get_event("bergen", item["event_id"])
         assert record is not None
@@ -127,14 +143,16 @@ async def test_posted_events_are_batched_into_kpr_messages(
 
 
 async def test_a_chunk_for_an_unknown_tenant_is_parked_on_rabbitmq(pipeline: Pipeline) -> None:
+    notification = Notification.model_validate(event(random.Random(1), "4601"))
     chunk = EventChunk(
         tenant_id="nowhere",
         chunk_id=uuid.uuid4(),
         events=[
             AcceptedEvent(
-                event_id=uuid.uuid4(),
+                event_id=notification.event_id,
                 received_at=datetime.now(UTC),
-                event=event(random.Random(1), "4601"),
+                event=notification,
+                client_id="bergen-epj",
                 trace_id=uuid.uuid4().hex,
             )
         ],

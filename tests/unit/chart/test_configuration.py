@@ -89,6 +89,15 @@ def test_the_tenants_file_is_one_the_gateway_reads(values: tuple[str, ...]) -> N
 
 
 @pytest.mark.parametrize("values", VALUES_SETS[1:], ids=lambda v: v[0])
+def test_the_example_tenants_can_build_kpr_messages(values: tuple[str, ...]) -> None:
+    # transform refuses to start without what a message says about its sender
+    tenants = tenants_file(render(values))
+    assert tenants is not None
+    for tenant in tenants.tenants:
+        tenant.require_reporting()
+
+
+@pytest.mark.parametrize("values", VALUES_SETS[1:], ids=lambda v: v[0])
 def test_each_service_mounts_exactly_the_tenant_files_it_reads(values: tuple[str, ...]) -> None:
     manifests = render(values)
     [configmap] = [

@@ -98,6 +98,44 @@ def test_a_minimal_tenant_renders(tmp_path: Path) -> None:
     assert any(m["kind"] == "ConfigMap" for m in manifests)
 
 
+EPJ_SYSTEM = {"vendor": "Visma", "name": "Profil", "version": "9.4"}
+CONTACT_16: dict[str, Any] = {"name": "Kari Eksempel", "email": "kari@example.org", "type": 16}
+CONTACT_17: dict[str, Any] = {"name": "Ola Eksempel", "email": "ola@example.org", "type": 17}
+REPORTING: dict[str, Any] = {"epj_system": EPJ_SYSTEM, "contacts": [CONTACT_16, CONTACT_17]}
+
+
+@pytest.mark.parametrize(
+    ("reporting", "reported"),
+    [
+        ({**REPORTING, "contacts": [CONTACT_16]}, "value must be 17"),
+        ({**REPORTING, "contacts": [CONTACT_17]}, "value must be 16"),
+        ({**REPORTING, "contacts": [{**CONTACT_16, "type": 20}, CONTACT_17]}, "contacts/0/type"),
+        ({**REPORTING, "contacts": [{**CONTACT_16, "email": "kari"}, CONTACT_17]}, "0/email"),
+        ({**REPORTING, "epj_system": {"vendor": "Visma", "name": "Profil"}}, "version"),
+        ({"epj_system": EPJ_SYSTEM}, "contacts"),
+    ],
+)
+def test_a_tenants_reporting_block_is_checked(
+    tmp_path: Path, reporting: dict[str, Any], reported: str
+) -> None:
+    error = render_failure((values_file(tmp_path, {"tenants": [a_tenant(reporting=reporting)]}),))
+    assert SCHEMA_ERROR in error
+    assert reported in error
+
+
+def test_a_tenants_reporting_block_reaches_the_tenants_file(tmp_path: Path) -> None:
+    client = {"id": "gerica", "api_key_sha256": "0" * 64, "epj_system": EPJ_SYSTEM}
+    tenant = a_tenant(reporting=REPORTING, epj_clients=[client])
+    [configmap] = [
+        m
+        for m in render((values_file(tmp_path, {"tenants": [tenant]}),))
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-tenants")
+    ]
+    [entry] = yaml.safe_load(configmap["data"]["tenants.yaml"])["tenants"]
+    assert entry["reporting"] == REPORTING
+    assert entry["epj_clients"][0]["epj_system"] == EPJ_SYSTEM
+
+
 def test_with_the_address_registry_a_tenant_needs_no_receiver_certificates(tmp_path: Path) -> None:
     tenant = a_tenant(secrets=PSEUDONYM)
     values = {"addressRegistry": {"url": "https://ar.example.org/v1/AR"}, "tenants": [tenant]}

@@ -1,6 +1,7 @@
 """The intake app with OAuth2 on: the demo world's tenants plus OAuth clients, a local issuer,
 the in-memory bus and a Redis (fakeredis in unit tests, the real one in integration tests).
-Audit records are read back as the JSON lines ``setup_logging`` writes."""
+Audit records are read back as the JSON lines ``setup_logging`` writes; what intake published
+is read back by a consumer on the same in-memory broker."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,8 @@ from kpr_gateway.observability import setup_logging
 from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.logging import ServiceLogHandler
 from kpr_gateway.observability.metrics import ServiceMetrics
-from kpr_gateway.pipeline import MemoryBroker, MemoryBus
+from kpr_gateway.pipeline import EVENTS, Delivery, MemoryBroker, MemoryBus
+from kpr_gateway.pipeline.contracts import AcceptedEvent, EventChunk
 from kpr_gateway.tenancy import TenantsFile, load_tenants
 from tests.unit.intake.issuer import AUDIENCE, ISSUER
 
@@ -66,6 +69,23 @@ def oauth_tenants(world: DemoWorld) -> TenantsFile:
     return load_tenants(oauth_tenants_file(world))
 
 
+@dataclass
+class Published:
+    """The chunks intake put on the events queue, as transform would read them."""
+
+    chunks: list[EventChunk] = field(default_factory=list)
+    broker: MemoryBroker | None = None
+
+    async def record(self, delivery: Delivery) -> None:
+        self.chunks.append(EventChunk.from_body(delivery.body))
+
+    async def events(self) -> list[AcceptedEvent]:
+        """Every event published so far, once the broker has delivered them all."""
+        assert self.broker is not None, "pass the Published to intake_app"
+        await self.broker.wait_settled()
+        return [accepted for chunk in self.chunks for accepted in chunk.events]
+
+
 class Clock:
     """A clock the test moves (also a frozen wall clock for the rate limiter)."""
 
@@ -87,10 +107,16 @@ async def intake_app(
     policy: JwksPolicy | None = None,
     per_second: int = 1000,
     limiter_clock: Callable[[], float] = time.time,
+    published: Published | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, JwksCache | None, Ledger]]:
-    """The app as ``build`` wires it (tokens, key space), with an HTTP client on it."""
+    """The app as ``build`` wires it (tokens, key space), with an HTTP client on it;
+    ``published`` collects what it publishes."""
     broker = MemoryBroker(delay_scale=0)
     bus = MemoryBus(service_name="intake", broker=broker)
+    consumer = MemoryBus(service_name="transform", broker=broker)
+    if published is not None:
+        published.broker = broker
+        consumer.subscribe(EVENTS, published.record)
     ledger = Ledger(redis, keys=KeySpace(key_prefix))
     http = httpx.AsyncClient()
     keys: JwksCache | None = None
@@ -118,10 +144,12 @@ async def intake_app(
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
     await bus.start()
+    await consumer.start()
     try:
         yield client, keys, ledger
     finally:
         await client.aclose()
+        await consumer.stop()
         await bus.stop()
         await http.aclose()
 

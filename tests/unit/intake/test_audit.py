@@ -89,7 +89,7 @@ async def test_reading_another_tenant_s_event_is_404_and_audited(api: Api) -> No
         "http_method": "GET",
         "service": "intake",
     }
-    assert body["national_id"] not in api.logs.text
+    assert body["person"]["national_id"] not in api.logs.text
 
 
 async def test_reading_another_tenant_s_message_is_404_and_audited(api: Api) -> None:

@@ -32,9 +32,11 @@ async def client(world: DemoWorld) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def with_value(field: str, raw_json: str) -> bytes:
-    """A valid event whose ``field`` is replaced by ``raw_json`` as written."""
+    """A valid event whose ``field`` (``person.x``: the person's) is replaced by ``raw_json``
+    as written."""
     body = event(random.Random(3), "4601")
-    body[field] = "__HOSTILE__"
+    target = body["person"] if field.startswith("person.") else body
+    target[field.removeprefix("person.")] = "__HOSTILE__"
     return json.dumps(body).replace('"__HOSTILE__"', raw_json).encode()
 
 
@@ -45,10 +47,13 @@ def with_value(field: str, raw_json: str) -> bytes:
         (b"[" * 5000 + b"]" * 5000, 400),  # deeper than the JSON scanner goes
         (b'{"a": "\xc3\x28"}', 400),  # invalid UTF-8 sequence
         (b"\xef\xbb\xbf{}", 400),  # a byte-order mark is not JSON
-        (with_value("service_code", "NaN"), 422),
-        (with_value("start_date", "1e999"), 422),
-        (with_value("national_id", "[" * 900 + "]" * 900), 422),  # deep, but parseable
+        (with_value("service_type", "NaN"), 422),
+        (with_value("event_date", "1e999"), 422),
+        (with_value("registered_at", "-1e999"), 422),
+        (with_value("person.id_type", "1.0e308"), 422),
+        (with_value("person.national_id", "[" * 900 + "]" * 900), 422),  # deep, but parseable
         (with_value("extra", '{"__proto__": {"admin": true}}'), 422),
+        (with_value("person", '{"__proto__": {"admin": true}}'), 422),
         (b"null", 422),
         (b'"' + b"a" * 60_000 + b'"', 422),
     ],
@@ -59,8 +64,11 @@ def with_value(field: str, raw_json: str) -> bytes:
         "bom",
         "nan",
         "inf",
+        "minus-inf",
+        "huge-float",
         "deep-field",
         "proto",
+        "proto-person",
         "null",
         "long-string",
     ],

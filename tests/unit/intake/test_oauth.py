@@ -22,6 +22,7 @@ from tests.unit.intake.harness import (
     VENDOR_CLIENT,
     Clock,
     LogLines,
+    Published,
     captured_logs,
     intake_app,
     oauth_tenants,
@@ -61,6 +62,7 @@ class Api:
     jwks: JwksServer
     clock: Clock
     logs: LogLines
+    published: Published
 
     async def post_event(self, bearer: str, seed: int = 1) -> httpx.Response:
         body = event(random.Random(seed), "4601")
@@ -76,6 +78,7 @@ class Api:
 
 async def running_api(tenants: TenantsFile, policy: JwksPolicy | None = None) -> AsyncIterator[Api]:
     clock = Clock()
+    published = Published()
     async with JwksServer().running() as jwks:
         jwks.publish(KEY_A, KEY_EC, KEY_PS)
         async with intake_app(
@@ -85,10 +88,11 @@ async def running_api(tenants: TenantsFile, policy: JwksPolicy | None = None) ->
             clock=clock,
             policy=policy,
             limiter_clock=Clock(),  # frozen: no refill, so rate limits are exact
+            published=published,
         ) as (client, keys, _):
             assert keys is not None
             with captured_logs() as logs:
-                yield Api(client, keys, jwks, clock, logs)
+                yield Api(client, keys, jwks, clock, logs, published)
 
 
 @pytest.fixture
@@ -106,6 +110,9 @@ async def test_a_valid_token_submits_and_reads_for_its_tenant(api: Api) -> None:
     submitted = await api.post_event(bergen())
     assert submitted.status_code == 202, submitted.text
     event_id = submitted.json()["event_id"]
+    # the event travels with our name of the client that sent it, not the token's claim
+    [accepted] = await api.published.events()
+    assert (str(accepted.event_id), accepted.client_id) == (event_id, "gerica-bergen")
     assert (await api.read(bergen(), event_id)).status_code == 200
     # The same vendor client, for the other municipality, does not see it (and is audited).
     trondheim = token(KEY_A, claims(tenant=TRONDHEIM_CLAIM, client=VENDOR_CLIENT))
@@ -132,6 +139,8 @@ async def test_scope_claim_as_a_list_and_numeric_org_number(api: Api) -> None:
 
 async def test_api_keys_keep_working_beside_tokens(api: Api, world: DemoWorld) -> None:
     assert (await api.post_event(world.api_keys["bergen"])).status_code == 202
+    assert (await api.post_event(bergen(), seed=2)).status_code == 202
+    assert [e.client_id for e in await api.published.events()] == ["bergen-epj", "gerica-bergen"]
 
 
 async def test_rotation_fetches_the_new_key_and_drops_the_old(api: Api) -> None:
@@ -308,6 +317,6 @@ async def test_audit_records_hold_no_credentials_nor_personal_data(
     text = api.logs.text
     for secret in (good, world.api_keys["trondheim"], "kprgw_not-a-real-key"):
         assert secret not in text
-    assert body["national_id"] not in text
+    assert body["person"]["national_id"] not in text
     assert "pseudonym-sub-abcdef" not in text  # the token's subject
     assert "12345678901" not in text  # shaped like a national id: redacted

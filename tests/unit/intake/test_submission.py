@@ -18,7 +18,7 @@ from kpr_gateway.cli.demo.samples import event
 from kpr_gateway.intake.errors import UnavailableError
 from kpr_gateway.intake.submission import Accepted, Conflicting, Submitter
 from kpr_gateway.ledger import EventState, Ledger
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.pipeline import EVENTS, Delivery, MemoryBroker, MemoryBus, PublishError
 from kpr_gateway.pipeline.contracts import EventChunk
 
@@ -69,9 +69,9 @@ async def harness() -> AsyncIterator[Harness]:
     await bus.stop()
 
 
-def events(count: int, seed: int) -> list[KttEvent]:
+def events(count: int, seed: int) -> list[Notification]:
     rng = random.Random(seed)
-    return [KttEvent.model_validate(event(rng, "4601")) for _ in range(count)]
+    return [Notification.model_validate(event(rng, "4601")) for _ in range(count)]
 
 
 def trace(number: int) -> str:
@@ -122,7 +122,7 @@ async def test_a_group_keeps_tenants_apart_and_answers_repeats_and_conflicts(
     harness: Harness,
 ) -> None:
     bergen, trondheim = events(1, seed=2), events(1, seed=3)
-    other_content = [bergen[0].model_copy(update={"case_reference": "changed"})]
+    other_content = [bergen[0].model_copy(update={"service_id": "TJ-CHANGED"})]
     harness.bus.gate.clear()
     blocker = asyncio.create_task(
         harness.submitter.submit("bergen", events(1, 4), trace_id=trace(9))

@@ -8,10 +8,12 @@ import pytest
 from fakeredis import FakeAsyncRedis
 
 from kpr_gateway.ledger import Ledger, MessageState, combined_message_state
-from tests.integration.ledger import scenarios
+from tests.integration.ledger import chain_scenarios, scenarios
 
 
-@pytest.mark.parametrize("scenario", scenarios.SCENARIOS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize(
+    "scenario", scenarios.SCENARIOS + chain_scenarios.SCENARIOS, ids=lambda s: s.__name__
+)
 async def test_ledger_on_fakeredis(scenario: Callable[[Ledger], Awaitable[None]]) -> None:
     await scenario(Ledger(FakeAsyncRedis()))
 

@@ -1,6 +1,8 @@
 """Golden files: builder output byte for byte (tests/golden/messages/).
 
-After an intended change to the output, regenerate them and review the diff:
+msghead-kpr-ipl.xml is the daily KPR_IPL as the gateway sends it: the golden Melding of
+tests/golden/iplos_kpr/ in its MsgHead. After an intended change to the output, regenerate
+them and review the diff:
 
     KPRGW_UPDATE_GOLDEN=1 uv run pytest tests/unit/messages/test_golden.py
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,14 +28,21 @@ from kpr_gateway.messages.apprec import (
     PartyUnit,
     build_apprec,
 )
-from kpr_gateway.messages.msghead import ConversationRef, build_msghead
-from tests.unit.messages.examples import head, reply
+from kpr_gateway.messages.shipments import build_shipment
+from tests.unit.iplos_kpr.golden import golden_melding
+from tests.unit.messages.examples import GEN_DATE, kpr, municipality, reply
 
 UPDATE = os.environ.get("KPRGW_UPDATE_GOLDEN") == "1"
 
 
 def golden_msghead() -> bytes:
-    return build_msghead(head(conversation_ref=ConversationRef("parent-id", "conversation-id")))
+    return build_shipment(
+        sender=municipality(),
+        receiver=kpr(),
+        melding=golden_melding(),
+        msg_id=uuid.UUID("4d7c6f0e-3b52-4c1a-9d3e-2f8a6b1c0d9e"),
+        now=GEN_DATE,
+    ).document
 
 
 def golden_apprec_rejected() -> bytes:
@@ -85,3 +95,4 @@ def test_builder_output_matches_golden_file(golden_dir: Path, name: str) -> None
 def test_golden_dates_are_fixed() -> None:
     # Golden output must not depend on the clock.
     assert reply().gen_date == datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+    assert datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC) == GEN_DATE

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta, timezone
+import random
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from uuid import UUID
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kpr_gateway.cli.demo.samples import event
+from kpr_gateway.messages.iplos_kpr import (
+    NATIONAL_ID_IN_TEXT,
+    SERVICE_TYPES,
+    EventKind,
+    IdType,
+    Notification,
+    NotificationStatus,
+)
 from kpr_gateway.pipeline.contracts import (
     AcceptedEvent,
     BuiltMessage,
@@ -33,25 +44,70 @@ offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
 aware_datetimes = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=offsets
 )
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**53), max_value=2**53)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+traceparents = st.from_regex(r"\A00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\Z")
 msg_types = st.sampled_from(["KPR_IPL", "KPR_IDE"])
+# Not the nil UUID: Guid.Empty means "no notification before" in the chain.
+notification_ids = st.uuids().filter(lambda value: value.int != 0)
+_NATIONAL_ID_FORMS = {
+    IdType.FODSELSNUMMER: r"\A[0-9]{11}\Z",
+    IdType.D_NUMMER: r"\A[0-9]{11}\Z",
+    IdType.H_NUMMER: r"\A[0-9]{11}\Z",
+    IdType.ANNET: r"\A[0-9]{6}\Z",
+    IdType.DUF_NUMMER: r"\A[0-9]{12}\Z",
+}
+
+
+def free_text(max_size: int) -> st.SearchStrategy[str]:
+    """Any text the contract's free-text fields take: unicode, but no control or non-XML
+    characters, no surrounding space, no national id."""
+    characters = st.characters(exclude_categories=("Cc", "Cs", "Cn"))
+    return st.text(characters, min_size=1, max_size=max_size).filter(
+        lambda text: text == text.strip() and NATIONAL_ID_IN_TEXT.search(text) is None
+    )
+
+
+@st.composite
+def notifications(draw: st.DrawFn) -> Notification:
+    """Valid notifications of every status, kind and id type, with the fields each needs."""
+    kind = draw(st.sampled_from(EventKind))
+    status = draw(st.sampled_from([s for s in NotificationStatus if s != "T"]))
+    event_id = draw(notification_ids)
+    corrects: UUID | None = None
+    if status.is_correction:
+        corrects = draw(notification_ids.filter(lambda value: value != event_id))
+    id_type = draw(st.sampled_from(IdType))
+    provider = st.from_regex(r"\A[0-9]{9}\Z")
+    return Notification(
+        event_id=event_id,
+        status=status,
+        corrects=corrects,
+        kind=kind,
+        occurrence_id=draw(st.uuids()),
+        service_id=draw(free_text(100)),
+        service_type=draw(st.sampled_from(sorted(SERVICE_TYPES))),
+        event_date=draw(st.dates(min_value=date(2017, 1, 1), max_value=date(2100, 1, 1))),
+        registered_at=draw(aware_datetimes),
+        provider_org_number=draw(provider if kind.requires_provider else st.none() | provider),
+        stop_id=draw(free_text(100)) if kind.has_stop_id else None,
+        municipality_number=draw(st.from_regex(r"\A[0-9]{4}\Z")),
+        person={
+            "national_id": draw(st.from_regex(_NATIONAL_ID_FORMS[id_type])),
+            "id_type": id_type,
+            "user_number": draw(free_text(100)),
+            "district": draw(st.none() | free_text(6)),
+        },
+        source_ref=draw(st.none() | free_text(200)),
+    )
+
 
 accepted_events = st.builds(
     AcceptedEvent,
     event_id=st.uuids(),
     received_at=aware_datetimes,
-    event=st.dictionaries(st.text(), json_values, max_size=5),
+    event=notifications(),
+    client_id=st.none() | tenant_ids,
     trace_id=trace_ids,
+    traceparent=st.none() | traceparents,
 )
 contracts: dict[type[Contract], st.SearchStrategy[Any]] = {
     EventChunk: st.builds(
@@ -125,15 +181,20 @@ def test_bytes_travel_as_padded_standard_base64() -> None:
     assert base64.b64decode(raw["document"]) == b"<MsgHead/>\x00\xff"
 
 
+NOTIFICATION = event(random.Random(7), "0301", kind=EventKind.SERVICE_START)
+NOTIFICATION["person"]["national_id"] = NATIONAL_ID
+
+
 def _chunk_json(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "tenant_id": "oslo",
         "chunk_id": "6f1c8a52-6a57-4f43-9b7e-0d7f3f8e2a10",
         "events": [
             {
-                "event_id": "5b8c7f8e-0a53-4d73-9ef4-86e2d1e4a3b7",
+                "event_id": NOTIFICATION["event_id"],
                 "received_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).isoformat(),
-                "event": {"person": {"national_id": NATIONAL_ID}},
+                "event": NOTIFICATION,
+                "client_id": "gerica-oslo",
                 "trace_id": "0" * 32,
             }
         ],
@@ -142,9 +203,35 @@ def _chunk_json(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def test_valid_chunk_parses() -> None:
+def _with_event(**changes: Any) -> bytes:
+    """A chunk body whose one notification has ``changes`` (``person_...``: in the person)."""
+    body = _chunk_json()
+    notification = json.loads(json.dumps(NOTIFICATION))
+    for name, value in changes.items():
+        target, key = (
+            (notification["person"], name.removeprefix("person_"))
+            if name.startswith("person_")
+            else (notification, name)
+        )
+        target[key] = value
+    body["events"][0]["event"] = notification
+    return json.dumps(body).encode()
+
+
+def test_valid_chunk_parses_into_the_notification_and_its_client() -> None:
     chunk = EventChunk.from_body(json.dumps(_chunk_json()).encode())
-    assert chunk.events[0].event["person"]["national_id"] == NATIONAL_ID
+    [accepted] = chunk.events
+    assert isinstance(accepted.event, Notification)
+    assert accepted.event == Notification.model_validate(NOTIFICATION)
+    assert accepted.event.person.national_id == NATIONAL_ID
+    assert accepted.client_id == "gerica-oslo"
+    assert NATIONAL_ID not in repr(chunk)  # the event is left out of the repr
+
+
+def test_an_event_without_its_client_id_parses_as_none() -> None:
+    body = _chunk_json()
+    del body["events"][0]["client_id"]
+    assert EventChunk.from_body(json.dumps(body).encode()).events[0].client_id is None
 
 
 @pytest.mark.parametrize(
@@ -155,6 +242,38 @@ def test_valid_chunk_parses() -> None:
         (json.dumps(_chunk_json(events=[])).encode(), "events (too_short)"),
         (json.dumps(_chunk_json(chunk_id=NATIONAL_ID)).encode(), "chunk_id (uuid_parsing)"),
         (b"not json " + NATIONAL_ID.encode(), "<body> (json_invalid)"),
+        (
+            _with_event(person_national_id=NATIONAL_ID[:10]),
+            "events.0.event.person (national_id_format)",
+        ),
+        (_with_event(person_id_type=4), "events.0.event.person.id_type (enum)"),
+        (
+            _with_event(source_ref=f"fnr {NATIONAL_ID}"),
+            "events.0.event.source_ref (national_id_in_text)",
+        ),
+        (
+            _with_event(person_user_number=NATIONAL_ID[:6] + "-" + NATIONAL_ID[6:]),
+            "events.0.event.person.user_number (national_id_in_text)",
+        ),
+        (_with_event(**{NATIONAL_ID: "x"}), "events.0.event (unknown_fields)"),
+        (_with_event(status="T"), "events.0.event.status (status_not_in_use)"),
+        (_with_event(status="M"), "events.0.event (corrects_missing)"),
+        (_with_event(kind="temporary_stop_from"), "events.0.event (stop_id_missing)"),
+    ],
+    ids=[
+        "tenant",
+        "extra",
+        "no-events",
+        "chunk-id",
+        "not-json",
+        "id-form",
+        "id-type",
+        "id-in-source-ref",
+        "id-in-user-number",
+        "id-as-key",
+        "status-t",
+        "m-without-corrects",
+        "stop-without-stop-id",
     ],
 )
 def test_invalid_body_is_permanent_and_names_positions_only(body: bytes, where: str) -> None:
@@ -163,6 +282,7 @@ def test_invalid_body_is_permanent_and_names_positions_only(body: bytes, where: 
     assert where in info.value.reason
     assert info.value.reason.startswith("invalid EventChunk body: ")
     assert NATIONAL_ID not in str(info.value)
+    assert NATIONAL_ID[:6] not in str(info.value)
     assert info.value.__cause__ is None
 
 

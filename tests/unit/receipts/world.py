@@ -8,16 +8,26 @@ how receipts settled each NHN message.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from cryptography import x509
 
-from kpr_gateway.ledger import BatchMessage, EventState, Ledger, MessageState, NewEvent
+from kpr_gateway.cli.demo.samples import event
+from kpr_gateway.ledger import (
+    BatchMessage,
+    ChainCommit,
+    ChainLink,
+    EventState,
+    Ledger,
+    MessageState,
+    NewEvent,
+)
 from kpr_gateway.messages.apprec import (
     ERROR_CODE_SYSTEM,
     AppRecErrorCode,
@@ -25,9 +35,15 @@ from kpr_gateway.messages.apprec import (
     apprec_for,
     build_apprec,
 )
-from kpr_gateway.messages.kpr_ktt_v1 import EventStatus, KttEvent
+from kpr_gateway.messages.daily import build_daily_messages
+from kpr_gateway.messages.iplos_kpr import (
+    MSG_TYPE,
+    EventKind,
+    MeldingHeader,
+    Notification,
+    number,
+)
 from kpr_gateway.messages.msghead import MsgHead, parse_msghead
-from kpr_gateway.messages.shipments import build_shipments
 from kpr_gateway.nhn import (
     APPREC_SUBJECT,
     InMemoryNhnBroker,
@@ -42,7 +58,6 @@ from kpr_gateway.security import cms
 from kpr_gateway.security.certs import Credential
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver, load_tenants
-from tests.unit.kpr_ktt.synthetic import synthetic_national_id
 
 TENANT_ID = "bergen"
 SECRET = b"receipts-test-secret-0123456789abcdef"
@@ -57,6 +72,15 @@ PARTIES = (
 SENT_TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 SENT_TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 SENT_SPAN_ID = 0xB7AD6B7169203331
+# Each sent message carries a notification of its own; seeded, so a run can be repeated.
+_NOTIFICATIONS = random.Random(20260102)
+REPORTING = {
+    "epj_system": {"vendor": "Omsorgsdata AS", "name": "Omsorg EPJ", "version": "24.3"},
+    "contacts": [
+        {"name": "Kari Kontakt", "email": "kari@example.invalid", "type": 16},
+        {"name": "Ola Innsender", "email": "ola@example.invalid", "type": 17},
+    ],
+}
 
 
 def write_tenants(directory: Path, pki: DevPki) -> Path:
@@ -84,6 +108,7 @@ def write_tenants(directory: Path, pki: DevPki) -> Path:
             "encryption_certificate": "pki/fhi-enc.pem",
             "signing_certificate": "pki/fhi-sign.pem",
         },
+        "reporting": REPORTING,
     }
     path = directory / "tenants.yaml"
     path.write_text(yaml.safe_dump({"tenants": [tenant]}), encoding="utf-8")
@@ -102,47 +127,69 @@ class SentMessage:
 
 
 async def send_message(ledger: Ledger, tenant: Tenant) -> SentMessage:
-    """A KPR_IPL built from one event, recorded in the ledger up to ``dispatched``."""
-    event = KttEvent(
-        event_id=uuid.uuid4(),
-        status=EventStatus.NEW,
-        municipality_number=tenant.municipality_number,
-        national_id=synthetic_national_id(14, 3, 1948, 123),
-        service_code="15",
-        decision_date=date(2026, 1, 2),
-        start_date=date(2026, 1, 5),
+    """A KPR_IPL with one notification, numbered next in the municipality's chain as transform
+    numbers it, recorded in the ledger up to ``dispatched``."""
+    notification = Notification.model_validate(
+        event(_NOTIFICATIONS, tenant.municipality_number, kind=EventKind.SERVICE_START)
     )
-    shipments = build_shipments(
+    municipality = tenant.municipality_number
+    head = await ledger.chain_head(tenant.id, municipality)
+    numbered, _ = number(head, [notification], SECRET)
+    profile = tenant.melding_profile(None)
+    [message] = build_daily_messages(
+        header=MeldingHeader(
+            municipality_number=municipality,
+            system=profile.system,
+            gateway_version="0.0.0-test",
+            contacts=profile.contacts,
+        ),
+        numbered=numbered,
         sender=tenant.sender_organisation(),
         receiver=kpr_receiver(tenant.environment),
-        municipality_number=tenant.municipality_number,
-        reporter_org_number=tenant.org_number,
-        events=[event],
-        tenant_secret=SECRET,
         now=datetime.now(UTC),
     )
-    event_id = str(event.event_id)
+    shipment = message.shipment
+    assert shipment.msg_type == MSG_TYPE
+    msg_id = str(shipment.msg_id)
+    event_id = str(notification.event_id)
     await ledger.register_events(tenant.id, [NewEvent(event_id, "hash")], trace_id=None)
     commit = await ledger.commit_batch(
         tenant.id,
-        batch_id=shipments.batch_id,
+        batch_id=str(message.batch_id),
         event_ids=[event_id],
-        messages=[BatchMessage(s.msg_id, s.msg_type, s.document) for s in shipments],
+        messages=[
+            BatchMessage(
+                msg_id, shipment.msg_type, shipment.document, kpr_document=message.kpr_document
+            )
+        ],
         trace_id=f"{SENT_TRACE_ID:032x}",
         traceparent=SENT_TRACEPARENT,
+        chain=ChainCommit(
+            municipality=municipality,
+            expected=head,
+            links=[
+                ChainLink(
+                    event_id=event_id,
+                    seq=n.seq,
+                    previous=str(n.previous),
+                    status=n.notification.status.value,
+                    corrects=None,
+                )
+                for n in message.numbered
+            ],
+        ),
     )
     assert commit.committed
-    shipment = shipments.fagmelding
     transport_id = str(uuid.uuid4())
-    await ledger.advance_message(tenant.id, shipment.msg_id, MessageState.ENVELOPED, trace_id=None)
+    await ledger.advance_message(tenant.id, msg_id, MessageState.ENVELOPED, trace_id=None)
     await ledger.note_send_attempt(
-        tenant.id, shipment.msg_id, transport_message_id=transport_id, trace_id=None
+        tenant.id, msg_id, transport_message_id=transport_id, trace_id=None
     )
-    await ledger.advance_message(tenant.id, shipment.msg_id, MessageState.DISPATCHED, trace_id=None)
+    await ledger.advance_message(tenant.id, msg_id, MessageState.DISPATCHED, trace_id=None)
     event_record = await ledger.get_event(tenant.id, event_id)
     assert event_record is not None
     assert event_record.state is EventState.BATCHED
-    return SentMessage(shipment.msg_id, parse_msghead(shipment.document), transport_id)
+    return SentMessage(msg_id, parse_msghead(shipment.document), transport_id)
 
 
 def sealed_apprec(

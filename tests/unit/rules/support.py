@@ -1,4 +1,5 @@
-"""Fictional national ids with valid check digits, a tenant and a valid event, for the rules' tests.
+"""Fictional national ids with valid check digits, a tenant and a valid notification, for the
+rules' tests.
 
 Check digits come from python-stdnum, the library the rules use.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 from stdnum.no import fodselsnummer
 
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Notification, Person
 from kpr_gateway.tenancy import Tenant
 
 BERGEN_ORG = "964338531"
@@ -22,11 +23,17 @@ TRONDHEIM_ORG = "942110464"
 def national_id(born: date, *, d_number: bool = False, month_offset: int = 0, nth: int = 0) -> str:
     """The ``nth`` id with valid check digits for someone born on ``born``.
 
-    ``d_number`` raises the day by 40; ``month_offset`` 40 or 80 makes a synthetic test id.
+    ``d_number`` raises the day by 40; ``month_offset`` 40 or 80 makes a synthetic test id
+    (for a fødselsnummer or D-number) or, 40, an H-nummer.
     """
     day = born.day + (40 if d_number else 0)
     first_six = f"{day:02d}{born.month + month_offset:02d}{born.year % 100:02d}"
     return with_check_digits(first_six, twentieth_century=born.year < 2000, nth=nth)
+
+
+def h_number(born: date, *, nth: int = 0) -> str:
+    """An H-nummer with valid check digits: the month raised by 40."""
+    return national_id(born, month_offset=40, nth=nth)
 
 
 def with_check_digits(first_six: str, *, twentieth_century: bool = True, nth: int = 0) -> str:
@@ -64,24 +71,50 @@ def tenant(**overrides: Any) -> Tenant:
 
 
 PERSON = national_id(date(1948, 3, 17))
+"""The fødselsnummer of the person in ``event_data``."""
+DUF = "201400123456"
+"""A DUF-nummer (twelve digits; no check digits to satisfy)."""
+
+_PERSON_FIELDS = frozenset(Person.model_fields)
 
 
 def event_data(**overrides: Any) -> dict[str, Any]:
+    """A valid notification as JSON: a service start in Bergen, 2026, of a fødselsnummer.
+
+    Overrides of the person's fields (``national_id``, ``id_type``, ``user_number``,
+    ``district``) go into ``person``; ``person=`` replaces it whole. A value of None removes
+    the field.
+    """
+    person: dict[str, Any] = {
+        "national_id": PERSON,
+        "id_type": 1,
+        "user_number": "100234",
+        "district": "460101",
+    }
     data: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "status": "N",
+        "kind": "service_start",
+        "occurrence_id": str(uuid.uuid4()),
+        "service_id": "TJ-2026-0042",
+        "service_type": "21",
+        "event_date": "2026-01-05",
+        "registered_at": "2026-01-05T10:15:00+01:00",
         "municipality_number": "4601",
-        "national_id": PERSON,
-        "service_code": "15",
-        "decision_date": "2026-01-05",
-        "start_date": "2026-01-12",
+        "person": person,
     }
-    data.update(overrides)
+    for name, value in overrides.items():
+        target = person if name in _PERSON_FIELDS else data
+        target[name] = value
+    data = {key: value for key, value in data.items() if value is not None}
+    if isinstance(data.get("person"), dict):
+        data["person"] = {key: value for key, value in data["person"].items() if value is not None}
     return data
 
 
-def event(**overrides: Any) -> KttEvent:
-    return KttEvent.model_validate(event_data(**overrides))
+def event(**overrides: Any) -> Notification:
+    """``event_data(**overrides)`` as a validated ``Notification``."""
+    return Notification.model_validate(event_data(**overrides))
 
 
 def write_secret(directory: Path) -> None:

@@ -1,4 +1,4 @@
-"""The municipality number: valid on the decision date, the tenant's or one it took over."""
+"""The municipality number: valid on the event date, the tenant's or one it took over."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ HARAM = tenant(id="haram", municipality_number="1580")
 
 
 def on(day: str) -> dict[str, Any]:
-    return {"decision_date": day, "start_date": day}
+    return {"event_date": day}
 
 
 def rules_of(verdict: Verdict) -> list[str]:
@@ -56,6 +56,7 @@ def test_an_earlier_number_valid_on_the_date_is_sent_under_that_number(
     assert number in finding.reason_en
     assert number in finding.reason_nb
     assert who.municipality_number in finding.reason_en
+    assert finding.reason_en.startswith(f"the event of {day} is reported under")
 
 
 def test_the_current_number_on_an_earlier_date_is_refused_naming_the_number_then() -> None:
@@ -121,15 +122,18 @@ def test_an_unknown_number_is_refused() -> None:
     assert "9999" in verdict.findings[0].reason_nb
 
 
-def test_a_decision_before_the_table_begins_is_judged_as_of_its_first_day() -> None:
-    old = {"decision_date": "2012-04-01", "start_date": "2012-04-01"}
+def test_an_event_before_the_table_begins_is_judged_as_of_its_first_day() -> None:
+    old = on("2012-04-01")
     assert RULES.check(event(municipality_number="1201", **old), BERGEN).state is None
     refused = RULES.check(event(**old), BERGEN)
     assert rules_of(refused) == ["municipality-number-not-valid-on-date"]
     assert refused.findings[0].reason_en.endswith("was 1201 Bergen")
 
 
-def test_the_start_date_does_not_decide_the_number() -> None:
-    decided_before = {"decision_date": "2019-12-15", "start_date": "2020-01-02"}
-    assert RULES.check(event(municipality_number="1201", **decided_before), BERGEN).state is None
-    assert RULES.check(event(**decided_before), BERGEN).state is not None
+def test_the_event_date_decides_the_number() -> None:
+    assert RULES.check(event(municipality_number="1201", **on("2019-12-31")), BERGEN).state is None
+    assert RULES.check(event(**on("2019-12-31")), BERGEN).state is not None
+    renumbered = RULES.check(event(municipality_number="1201", **on("2020-01-01")), BERGEN)
+    assert renumbered.state is not None
+    assert "not in use on the event date 2020-01-01" in renumbered.findings[0].reason_en
+    assert "gjaldt ikke på hendelsesdatoen 2020-01-01" in renumbered.findings[0].reason_nb

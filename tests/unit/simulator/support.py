@@ -1,22 +1,34 @@
-"""A municipality and FHI on an in-memory Tjenestebuss, and the messages the gateway sends."""
+"""A municipality and FHI on an in-memory Tjenestebuss, and the messages the gateway sends:
+KPR_IPL messages whose ``Melding`` (IPLOS i KPR) carries numbered notifications."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from kpr_gateway.messages.apprec import AppRec, parse_apprec
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import (
+    ChainHead,
+    Contact,
+    ContactType,
+    EpjSystem,
+    MeldingHeader,
+    Notification,
+    NumberedNotification,
+    build_melding,
+    number,
+)
 from kpr_gateway.messages.msghead import Organisation, build_msghead, parse_msghead
-from kpr_gateway.messages.shipments import Shipments, build_shipments
+from kpr_gateway.messages.shipments import Shipment, build_shipment
 from kpr_gateway.nhn import InMemoryNhnBroker, InMemoryNhnTransport, NhnMessage, new_message
 from kpr_gateway.security.cms import open_sealed, seal
 from kpr_gateway.security.devpki import DevPki
@@ -24,9 +36,16 @@ from kpr_gateway.simulator import KnownSender, ReceiverCredentials, Simulator, k
 from kpr_gateway.tenancy import TargetEnvironment, kpr_receiver
 
 REPO = Path(__file__).resolve().parents[3]
-EVENTS = REPO / "examples" / "events.ndjson"
 SECRET = b"a-tenant-secret-of-at-least-32-bytes!!"
 NOW = datetime(2026, 1, 6, 3, 0, tzinfo=UTC)
+MUNICIPALITY = "0301"
+
+# Made up: an EPJ system and the municipality's two IPLOS contact persons.
+SYSTEM = EpjSystem(vendor="Eksempel Omsorg AS", name="Eksempel EPJ", version="7.1")
+CONTACTS = (
+    Contact("Kari Kontakt", "iplos@example.invalid", ContactType.IPLOS_CONTACT),
+    Contact("Ola Innsender", "innsending@example.invalid", ContactType.IPLOS_SUBMITTER),
+)
 
 # kommune: the sending municipality; fhi: the receiver; intruder: a valid certificate of
 # someone else (spoofing, wrong recipient).
@@ -45,29 +64,72 @@ SENDER_ASYNC = "90002_async"
 SENDER_ERROR = "90002_error"
 
 
-def events() -> list[KttEvent]:
-    return [KttEvent.model_validate_json(line) for line in EVENTS.read_text().splitlines()]
+def notification(index: int, *, branch: int = 0, **changes: Any) -> Notification:
+    """A service_start (id type 9, a made-up birth date); ``branch`` gives other event ids
+    for the same ``index`` (a fork)."""
+    data: dict[str, Any] = {
+        "event_id": uuid.UUID(int=(branch << 64) + index),
+        "status": "N",
+        "kind": "service_start",
+        "occurrence_id": uuid.UUID(int=(1 << 96) + (branch << 64) + index),
+        "service_id": f"TJ-{index}",
+        "service_type": "21",
+        "event_date": date(2026, 1, 5),
+        "registered_at": datetime(2026, 1, 5, 10, 15, tzinfo=UTC),
+        "municipality_number": MUNICIPALITY,
+        "person": {"national_id": "010170", "id_type": 9, "user_number": f"U{index % 7}"},
+    }
+    data.update(changes)
+    return Notification.model_validate(data)
 
 
-def shipments(sender: Organisation = SENDER, receiver: Organisation = RECEIVER) -> Shipments:
-    return build_shipments(
+def chain(count: int, *, branch: int = 0) -> list[NumberedNotification]:
+    """The first ``count`` notifications of the municipality's chain, numbered from 1."""
+    notifications = [notification(index, branch=branch) for index in range(1, count + 1)]
+    return number(ChainHead(), notifications, SECRET)[0]
+
+
+def melding(
+    numbered: Sequence[NumberedNotification] | None = None,
+    *,
+    contacts: Sequence[Contact] = CONTACTS,
+    municipality_number: str = MUNICIPALITY,
+) -> etree._Element:
+    header = MeldingHeader(
+        municipality_number=municipality_number,
+        system=SYSTEM,
+        gateway_version="0.1.0",
+        contacts=contacts,
+        local_id="batch-1",
+    )
+    return build_melding(header, chain(3) if numbered is None else numbered)
+
+
+def shipment(
+    numbered: Sequence[NumberedNotification] | None = None,
+    *,
+    sender: Organisation = SENDER,
+    receiver: Organisation = RECEIVER,
+    **melding_options: Any,
+) -> Shipment:
+    """The KPR_IPL MsgHead of ``numbered`` (the first three of the chain by default)."""
+    return build_shipment(
         sender=sender,
         receiver=receiver,
-        municipality_number="0301",
-        reporter_org_number="958935420",
-        events=events(),
-        tenant_secret=SECRET,
+        melding=melding(numbered, **melding_options),
+        msg_id=uuid.uuid4(),
         now=NOW,
     )
 
 
-def fagmelding() -> bytes:
-    return shipments().fagmelding.document
+def kpr_ipl(numbered: Sequence[NumberedNotification] | None = None, **options: Any) -> bytes:
+    """The MsgHead document of ``shipment``."""
+    return shipment(numbered, **options).document
 
 
-def rewritten(document: bytes, **changes: Any) -> bytes:
-    """The MsgHead ``document`` with some of its fields replaced."""
-    return build_msghead(dataclasses.replace(parse_msghead(document), **changes))
+def rewritten(msghead: bytes, **changes: Any) -> bytes:
+    """The MsgHead ``msghead`` with some of its fields replaced."""
+    return build_msghead(dataclasses.replace(parse_msghead(msghead), **changes))
 
 
 def with_document_change(document: bytes, change: Callable[[etree._Element], None]) -> bytes:
@@ -77,10 +139,15 @@ def with_document_change(document: bytes, change: Callable[[etree._Element], Non
     return build_msghead(head)
 
 
-def sender_of(pki: DevPki, party: str = "kommune") -> KnownSender:
+def sender_of(
+    pki: DevPki, party: str = "kommune", *, municipality_number: str | None = None
+) -> KnownSender:
     credentials = pki.party(party)
     return known_sender(
-        SENDER_HER_ID, credentials.signing.certificate, credentials.encryption.certificate
+        SENDER_HER_ID,
+        credentials.signing.certificate,
+        credentials.encryption.certificate,
+        municipality_number=municipality_number,
     )
 
 
@@ -113,6 +180,11 @@ def nhn_message(
     )
 
 
+def kpr_message(pki: DevPki, numbered: Sequence[NumberedNotification]) -> NhnMessage:
+    """``numbered`` as the gateway sends them: a sealed KPR_IPL on the KPR queue."""
+    return nhn_message(sealed(pki, kpr_ipl(numbered)))
+
+
 @dataclass
 class Party:
     """The municipality's side of the bus, as the gateway's dispatch and receipts see it."""
@@ -128,6 +200,13 @@ class Party:
 
     def open_apprec(self, message: NhnMessage) -> AppRec:
         return parse_apprec(self.open(message))
+
+    async def answer_to(self, message: NhnMessage, timeout: float = 5.0) -> AppRec:
+        """Send ``message`` and open the AppRec that answers it."""
+        await self.send(message)
+        answer = await self.next_on(SENDER_ASYNC, timeout)
+        assert answer.correlation_id == message.message_id
+        return self.open_apprec(answer)
 
     def open(self, message: NhnMessage) -> bytes:
         """Decrypt with the municipality's key; the signer must be FHI's signing certificate."""
@@ -165,6 +244,13 @@ def counter(simulator: Simulator, name: str, **labels: str) -> float:
     """The value of ``kprgw_simulator_<name>_total`` with ``labels`` (0 when never counted)."""
     value = simulator.metrics.registry.get_sample_value(f"kprgw_simulator_{name}_total", labels)
     return value or 0.0
+
+
+def gauge(simulator: Simulator, name: str) -> float:
+    """The value of ``kprgw_simulator_<name>``."""
+    value = simulator.metrics.registry.get_sample_value(f"kprgw_simulator_{name}")
+    assert value is not None
+    return value
 
 
 async def wait_for_count(simulator: Simulator, name: str, value: float = 1, **labels: str) -> None:

@@ -1,4 +1,4 @@
-"""The simulator answers valid messages with AppRec status 1 and invalid ones with status 2."""
+"""The simulator answers valid KPR_IPL messages with AppRec status 1 and invalid ones with 2."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from kpr_gateway.messages.apprec import ERROR_CODE_SYSTEM, AppRecStatusCode
-from kpr_gateway.messages.kpr_ktt_v1 import NAMESPACE
+from kpr_gateway.messages.iplos_kpr import NAMESPACE
 from kpr_gateway.messages.msghead import Organisation
 from kpr_gateway.nhn import APPREC_SUBJECT, CMS_CONTENT_TYPE, InMemoryNhnBroker
 from kpr_gateway.security.devpki import DevPki
@@ -19,23 +19,22 @@ from tests.unit.simulator.support import (
     SENDER_HER_ID,
     Party,
     counter,
-    fagmelding,
+    kpr_ipl,
     nhn_message,
     rewritten,
     running,
     sealed,
-    shipments,
+    shipment,
     wait_for_count,
     with_document_change,
 )
 
 
-@pytest.mark.parametrize("kind", ["fagmelding", "identmelding"])
 async def test_valid_message_gets_apprec_ok_on_the_senders_async_queue(
-    pki: DevPki, broker: InMemoryNhnBroker, party: Party, kind: str
+    pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    shipment = getattr(shipments(), kind)
-    message = nhn_message(sealed(pki, shipment.document), subject=shipment.msg_type)
+    sent = shipment()
+    message = nhn_message(sealed(pki, sent.document), subject=sent.msg_type)
 
     async with running(pki, broker) as simulator:
         await party.send(message)
@@ -51,7 +50,7 @@ async def test_valid_message_gets_apprec_ok_on_the_senders_async_queue(
     assert apprec.version == "1.0"
     assert apprec.status.code is AppRecStatusCode.OK
     assert apprec.errors == []
-    assert (apprec.original.id, apprec.original.msg_type) == (shipment.msg_id, shipment.msg_type)
+    assert (apprec.original.id, apprec.original.msg_type) == (str(sent.msg_id), "KPR_IPL")
     assert apprec.sender is not None
     assert apprec.receiver is not None
     assert (apprec.sender.id, apprec.sender.departments[0].id) == ("85217", KPR_HER_ID)
@@ -66,57 +65,69 @@ async def test_apprec_version_1_1_on_request(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
     async with running(pki, broker, apprec_version="1.1"):
-        await party.send(nhn_message(sealed(pki, fagmelding())))
+        await party.send(nhn_message(sealed(pki, kpr_ipl())))
         apprec = party.open_apprec(await party.next_on(SENDER_ASYNC))
     assert apprec.version == "1.1"
     assert apprec.mig_version == "v1.1 2012-02-15"
     assert apprec.status.code is AppRecStatusCode.OK
 
 
-def _break_first_status(document: etree._Element) -> None:
-    status = document.find(f".//{{{NAMESPACE}}}Status")
-    assert status is not None
-    status.text = "X"
+def _break_first_guid(document: etree._Element) -> None:
+    notification = document.find(f"{{{NAMESPACE}}}Notifikasjon")
+    assert notification is not None
+    notification.set("notifikasjonGUID", "not-a-guid")
 
 
 async def test_schema_invalid_document_is_rejected_with_t02(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    document = with_document_change(fagmelding(), _break_first_status)
+    document = with_document_change(kpr_ipl(), _break_first_guid)
 
     async with running(pki, broker) as simulator:
-        await party.send(nhn_message(sealed(pki, document)))
-        apprec = party.open_apprec(await party.next_on(SENDER_ASYNC))
+        apprec = await party.answer_to(nhn_message(sealed(pki, document)))
 
     assert apprec.status.code is AppRecStatusCode.REJECTED
     assert [e.code for e in apprec.errors] == ["T02"]
     error = apprec.errors[0]
     assert (error.system, error.text) == (ERROR_CODE_SYSTEM, "XML validerer ikke")
     assert error.ref is not None
-    assert "Status" in error.ref
-    assert "'X'" not in error.ref  # the offending value is not echoed
+    assert "XPR(ipl).xsd" in error.ref
+    assert "Notifikasjon" in error.ref
+    assert "not-a-guid" not in error.ref  # the offending value is not echoed
     assert counter(simulator, "answered", status="2") == 1
 
 
-async def test_document_of_the_wrong_kind_is_rejected(
+async def test_a_document_that_is_no_melding_is_rejected_with_t02(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    identmelding = shipments().identmelding.document
-    document = rewritten(identmelding, msg_type="KPR_IPL")  # an Identmelding announced as IPL
+    document = rewritten(kpr_ipl(), document=etree.Element("{urn:example:other}Rapport"))
 
     async with running(pki, broker):
-        await party.send(nhn_message(sealed(pki, document)))
-        apprec = party.open_apprec(await party.next_on(SENDER_ASYNC))
+        apprec = await party.answer_to(nhn_message(sealed(pki, document)))
 
     assert apprec.status.code is AppRecStatusCode.REJECTED
     assert [e.code for e in apprec.errors] == ["T02"]
-    assert "Fagmelding" in (apprec.errors[0].ref or "")
+    assert "KPR_IPL document" in (apprec.errors[0].ref or "")
+
+
+async def test_kpr_ide_is_refused_as_the_daily_interface_takes_kpr_ipl_only(
+    pki: DevPki, broker: InMemoryNhnBroker, party: Party
+) -> None:
+    document = rewritten(kpr_ipl(), msg_type="KPR_IDE")
+
+    async with running(pki, broker):
+        apprec = await party.answer_to(nhn_message(sealed(pki, document), subject="KPR_IDE"))
+
+    assert apprec.status.code is AppRecStatusCode.REJECTED
+    assert [(e.code, e.text) for e in apprec.errors] == [("T10", "Støtter ikke meldingsformatet")]
+    assert "takes KPR_IPL only" in (apprec.errors[0].ref or "")
+    assert apprec.original.msg_type == "KPR_IDE"
 
 
 async def test_unsupported_message_type_is_rejected_with_t10(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    document = rewritten(fagmelding(), msg_type="DIALOG_INNBYGGER")
+    document = rewritten(kpr_ipl(), msg_type="DIALOG_INNBYGGER")
 
     async with running(pki, broker):
         await party.send(nhn_message(sealed(pki, document), subject="DIALOG_INNBYGGER"))
@@ -139,7 +150,7 @@ async def test_unsupported_message_type_is_rejected_with_t10(
 async def test_wrong_receiver_is_rejected_with_e21(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party, receiver: Organisation, to_her_id: str
 ) -> None:
-    document = shipments(receiver=receiver).fagmelding.document
+    document = shipment(receiver=receiver).document
 
     async with running(pki, broker):
         await party.send(nhn_message(sealed(pki, document), to_her_id=to_her_id))
@@ -152,7 +163,7 @@ async def test_wrong_receiver_is_rejected_with_e21(
 async def test_no_answer_when_the_msghead_asks_for_none(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    document = rewritten(fagmelding(), ack_requested=False)
+    document = rewritten(kpr_ipl(), ack_requested=False)
 
     async with running(pki, broker) as simulator:
         await party.send(nhn_message(sealed(pki, document)))

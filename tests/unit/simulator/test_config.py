@@ -27,7 +27,7 @@ from tests.unit.simulator.support import (
     SENDER_ASYNC,
     SENDER_HER_ID,
     Party,
-    fagmelding,
+    kpr_ipl,
     nhn_message,
     sealed,
 )
@@ -73,6 +73,8 @@ def test_settings_from_the_environment(
         "REJECT_SHARE": "0.25",
         "SEED": "42",
         "APPREC_VERSION": "1.1",
+        "GAP_GRACE_SECONDS": "2.5",
+        "READERS": "3",
     }.items():
         monkeypatch.setenv(SETTINGS_ENV + name, str(value))
     monkeypatch.setenv("KPRGW_STANDARDS_DIR", str(tmp_path / "standards"))
@@ -82,6 +84,7 @@ def test_settings_from_the_environment(
     assert settings.receiver_queues == ["171479_async", "8133973_async"]
     assert (settings.reject_share, settings.seed, settings.apprec_version) == (0.25, 42, "1.1")
     assert settings.standards_dir == tmp_path / "standards"
+    assert (settings.gap_grace_seconds, settings.readers) == (2.5, 3)
 
 
 def test_default_queues_are_the_kpr_parties(
@@ -93,6 +96,7 @@ def test_default_queues_are_the_kpr_parties(
     assert DEFAULT_RECEIVER_QUEUES == ("122612_async", "171479_async", "8133973_async")
     assert settings.standards_dir is None
     assert settings.apprec_version == "1.0"
+    assert (settings.gap_grace_seconds, settings.readers) == (30.0, 2)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +107,8 @@ def test_default_queues_are_the_kpr_parties(
         ({"receiver_queues": " , "}, "receiver_queues"),
         ({"apprec_version": "1.2"}, "apprec_version"),
         ({"previous_encryption_certificate": "old.pem"}, "go together"),
+        ({"gap_grace_seconds": 0}, "gap_grace_seconds"),
+        ({"readers": 0}, "readers"),
     ],
 )
 def test_impossible_settings_are_refused(
@@ -122,7 +128,7 @@ async def test_built_from_settings_the_simulator_answers(
     simulator.register()
     await simulator.start()
     try:
-        await party.send(nhn_message(sealed(party.pki, fagmelding())))
+        await party.send(nhn_message(sealed(party.pki, kpr_ipl())))
         apprec = party.open_apprec(await party.next_on(SENDER_ASYNC))
     finally:
         await simulator.stop()
@@ -145,6 +151,7 @@ def test_parties_with_relative_paths_and_default_queues(pki_dir: Path) -> None:
             "encryption_certificate": "intruder-enc.pem",
             "async_queue": "80001_async",
             "error_queue": "80001_error",
+            "municipality_number": "4601",
         },
     )
     first, second = load_parties(path)
@@ -153,7 +160,9 @@ def test_parties_with_relative_paths_and_default_queues(pki_dir: Path) -> None:
         "90002_async",
         "90002_error",
     )
+    assert first.municipality_number is None  # any one Kommune is taken
     assert (second.async_queue, second.error_queue) == ("80001_async", "80001_error")
+    assert second.municipality_number == "4601"
 
 
 @pytest.mark.parametrize(
@@ -189,6 +198,11 @@ def test_parties_with_relative_paths_and_default_queues(pki_dir: Path) -> None:
             [{"her_id": "90002", "signing_certificate": "kommune-sign.pem",
               "encryption_certificate": "kommune-enc.pem", "colour": "blue"}],
             "colour",
+        ),
+        (
+            [{"her_id": "90002", "signing_certificate": "kommune-sign.pem",
+              "encryption_certificate": "kommune-enc.pem", "municipality_number": "301"}],
+            "senders.0.municipality_number",
         ),
     ],
 )  # fmt: skip
@@ -241,7 +255,7 @@ async def test_a_previous_encryption_key_still_opens_messages(
     simulator.register()
     await simulator.start()
     try:
-        body = sealed(party.pki, fagmelding(), recipient="intruder")
+        body = sealed(party.pki, kpr_ipl(), recipient="intruder")
         await party.send(nhn_message(body))
         apprec = party.open_apprec(await party.next_on(SENDER_ASYNC))
     finally:
@@ -297,6 +311,7 @@ def test_the_gateways_tenants_as_senders(pki: DevPki, pki_dir: Path, tmp_path: P
     assert sender.signing_certificate == kommune.signing.certificate
     assert sender.encryption_certificate == kommune.encryption.certificate
     assert (sender.async_queue, sender.error_queue) == (SENDER_ASYNC, "oslo_errors")
+    assert sender.municipality_number == "0301"
 
 
 def test_a_tenant_without_certificates_cannot_be_a_sender(pki_dir: Path, tmp_path: Path) -> None:

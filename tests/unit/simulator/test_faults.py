@@ -17,7 +17,7 @@ from tests.unit.simulator.support import (
     SENDER_ERROR,
     Party,
     counter,
-    fagmelding,
+    kpr_ipl,
     nhn_message,
     running,
     sealed,
@@ -78,7 +78,7 @@ async def test_reject_share_rejects_valid_messages(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
     async with running(pki, broker, faults=Faults(reject_share=1)) as simulator:
-        await party.send(nhn_message(sealed(pki, fagmelding())))
+        await party.send(nhn_message(sealed(pki, kpr_ipl())))
         apprec = party.open_apprec(await party.next_on(SENDER_ASYNC))
     assert apprec.status.code is AppRecStatusCode.REJECTED
     assert [(e.code, e.text) for e in apprec.errors] == [("X99", "Annen feil")]
@@ -91,7 +91,7 @@ async def test_no_answer_share_accepts_and_stays_silent(
 ) -> None:
     async with running(pki, broker, faults=Faults(no_answer_share=1)) as simulator:
         for _ in range(3):
-            await party.send(nhn_message(sealed(pki, fagmelding())))
+            await party.send(nhn_message(sealed(pki, kpr_ipl())))
         await wait_for_count(simulator, "unanswered", 3, reason="no_answer")
     assert broker.depth(SENDER_ASYNC) == broker.depth(SENDER_ERROR) == 0
     assert broker.depth(KPR_QUEUE) == 0
@@ -105,7 +105,7 @@ async def test_transport_error_share_bounces_to_the_error_queue(
     faults = Faults(transport_error_share=1)
     if condition is not None:
         faults = Faults(transport_error_share=1, transport_error_condition=condition)
-    message = nhn_message(sealed(pki, fagmelding()))
+    message = nhn_message(sealed(pki, kpr_ipl()))
     async with running(pki, broker, faults=faults):
         await party.send(message)
         answer = await party.next_on(SENDER_ERROR)
@@ -121,7 +121,7 @@ async def test_delay_holds_the_answer_back(
 ) -> None:
     async with running(pki, broker, faults=Faults(delay_seconds=0.3)):
         started = time.monotonic()
-        await party.send(nhn_message(sealed(pki, fagmelding())))
+        await party.send(nhn_message(sealed(pki, kpr_ipl())))
         await party.next_on(SENDER_ASYNC)
         waited = time.monotonic() - started
     assert waited >= 0.3
@@ -131,7 +131,7 @@ async def test_a_seed_gives_the_same_answers_in_the_same_order(pki: DevPki, part
     faults = Faults(reject_share=0.5, seed=3)
     expected = [2 if fault is Fault.REJECT else 1 for fault in rolls(faults, 6)]
     assert set(expected) == {1, 2}  # the seed mixes both outcomes
-    body = sealed(pki, fagmelding())
+    body = sealed(pki, kpr_ipl())
     async with running(pki, party.broker, faults=faults, credit=1):
         statuses = []
         for _ in expected:  # one at a time: the order of draws is the order of messages

@@ -16,11 +16,11 @@ from tests.unit.simulator.support import (
     SENDER_HER_ID,
     Party,
     counter,
-    fagmelding,
+    kpr_ipl,
     nhn_message,
     running,
     sealed,
-    shipments,
+    shipment,
     wait_for_count,
 )
 
@@ -45,7 +45,7 @@ async def _transport_error_for(
 async def test_spoofed_signer_gets_spoofing_attack(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    message = nhn_message(sealed(pki, fagmelding(), signer="intruder"))
+    message = nhn_message(sealed(pki, kpr_ipl(), signer="intruder"))
     _, condition, description = await _transport_error_for(pki, broker, party, message)
     assert condition == "abuse:spoofing-attack"
     assert SENDER_HER_ID in description
@@ -55,7 +55,7 @@ async def test_msghead_sender_other_than_from_her_id_is_spoofing(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
     other = Organisation("Bergen kommune", "50001", service=Organisation("Saksbehandling", "50002"))
-    document = shipments(sender=other).fagmelding.document
+    document = shipment(sender=other).document
     _, condition, description = await _transport_error_for(
         pki, broker, party, nhn_message(sealed(pki, document))
     )
@@ -67,7 +67,7 @@ async def test_msghead_sender_other_than_from_her_id_is_spoofing(
 async def test_message_not_encrypted_for_fhi_gets_invalid_certificate(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    message = nhn_message(sealed(pki, fagmelding(), recipient="intruder"))
+    message = nhn_message(sealed(pki, kpr_ipl(), recipient="intruder"))
     _, condition, description = await _transport_error_for(pki, broker, party, message)
     assert condition == "transport:invalid-certificate"
     assert "cannot be opened" in description
@@ -97,7 +97,7 @@ async def test_unreadable_content_gets_not_well_formed_xml(
 async def test_subject_other_than_msghead_type_gets_invalid_field_value(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    message = nhn_message(sealed(pki, fagmelding()), subject="KPR_IDE")
+    message = nhn_message(sealed(pki, kpr_ipl()), subject="KPR_IDE")
     _, condition, description = await _transport_error_for(pki, broker, party, message)
     assert condition == "transport:invalid-field-value"
     assert "KPR_IPL" in description
@@ -106,7 +106,7 @@ async def test_subject_other_than_msghead_type_gets_invalid_field_value(
 async def test_unknown_sender_is_rejected_as_nobody_can_be_told(
     pki: DevPki, broker: InMemoryNhnBroker, party: Party
 ) -> None:
-    message = nhn_message(sealed(pki, fagmelding()), from_her_id="12345")
+    message = nhn_message(sealed(pki, kpr_ipl()), from_her_id="12345")
 
     async with running(pki, broker) as simulator:
         await party.send(message)
@@ -131,10 +131,10 @@ async def test_a_sender_on_its_own_queues(
         async_queue="custom_async",
         error_queue="custom_error",
     )
-    spoofed = nhn_message(sealed(pki, fagmelding(), signer="intruder"))
+    spoofed = nhn_message(sealed(pki, kpr_ipl(), signer="intruder"))
     async with running(pki, broker, senders=[sender]):
         await party.send(spoofed)
-        await party.send(nhn_message(sealed(pki, fagmelding())))
+        await party.send(nhn_message(sealed(pki, kpr_ipl())))
         error = await party.next_on("custom_error")
         answer = await party.next_on(SENDER_ASYNC)  # the message's reply-to
     assert read_transport_error(error.application_properties()).original_message_id == (

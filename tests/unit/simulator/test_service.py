@@ -18,8 +18,8 @@ from tests.unit.simulator.support import (
     KPR_QUEUE,
     SENDER_ASYNC,
     Party,
-    fagmelding,
     fhi_credentials,
+    kpr_ipl,
     nhn_message,
     sealed,
     sender_of,
@@ -42,7 +42,7 @@ async def test_health_readiness_and_metrics(
     process = SimulatorProcess(simulator_on(broker, pki), host="127.0.0.1", port=0, drain=drain)
     await process.start()
     try:
-        await party.send(nhn_message(sealed(pki, fagmelding())))
+        await party.send(nhn_message(sealed(pki, kpr_ipl())))
         await party.next_on(SENDER_ASYNC)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.port}") as client:
             health = await client.get("/healthz")

@@ -9,17 +9,22 @@ from typing import Any, cast
 import pytest
 from opentelemetry.trace import INVALID_SPAN_CONTEXT
 
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Contact, ContactType, EpjSystem, Notification
 from kpr_gateway.pipeline.contracts import AcceptedEvent
+from kpr_gateway.tenancy import MeldingProfile
 from kpr_gateway.transform.batcher import Batcher, BatchKey, PendingEvent
 
-KEY = ("bergen", "4601")
+PROFILE = MeldingProfile(
+    system=EpjSystem("Omsorgsdata AS", "Omsorg EPJ", "24.3"),
+    contacts=(Contact("Kari", "kari@example.invalid", ContactType.IPLOS_CONTACT),),
+)
+KEY = ("bergen", "4601", PROFILE)
 
 
 def pending(number: int) -> PendingEvent:
     # The batcher looks at nothing but the event id and the waiting.
     accepted = cast(AcceptedEvent, None)
-    event = cast(KttEvent, None)
+    event = cast(Notification, None)
     return PendingEvent(accepted, event, INVALID_SPAN_CONTEXT, f"event-{number}")
 
 

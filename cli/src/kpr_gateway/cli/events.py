@@ -1,7 +1,7 @@
 """``kprgw events check``: run the data-quality rules over an NDJSON file, sending nothing.
 
-Each line is one event as an EPJ would POST it. The output names lines, event ids, rule ids,
-fields and reasons; never a national id. Exit 1 if any event would be rejected.
+Each line is one notification as an EPJ would POST it. The output names lines, event ids, rule
+ids, fields and reasons; never a national id. Exit 1 if any notification would be rejected.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from kpr_gateway.cli.output import fail
 from kpr_gateway.ledger import EventState
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent, describe_errors
+from kpr_gateway.messages.iplos_kpr import SERVICE_TYPES, Notification, describe_errors
 from kpr_gateway.tenancy import TenancyError, Tenant, load_tenant, load_tenants
 from kpr_gateway.transform.rules import (
     Finding,
@@ -33,7 +33,8 @@ from kpr_gateway.transform.rules import (
 app = typer.Typer(no_args_is_help=True, help="Events: check EPJ events before they are sent.")
 
 FORMAT_RULE = "event-format"
-"""The rule id transform gives KttEvent's own validation errors."""
+"""The rule id given to the notification contract's own validation errors."""
+EXIT_USAGE = 2
 
 
 class Language(StrEnum):
@@ -49,6 +50,7 @@ class Tally:
     warned: int = 0
     rejected: int = 0
     suppressed: int = 0
+    not_reportable: int = 0
     by_rule: Counter[str] = field(default_factory=Counter)
 
 
@@ -59,7 +61,8 @@ def _group() -> None:
 
 @app.command()
 def check(
-    file: Annotated[Path, typer.Argument(help="Events, one JSON object per line (NDJSON).")],
+    file: Annotated[Path, typer.Argument(help="Notifications, one JSON object per line (NDJSON).")],
+    *,
     tenant_file: Annotated[
         Path,
         typer.Option(
@@ -75,12 +78,23 @@ def check(
         typer.Option(help="The tenant's test persons: one national id per line."),
     ] = None,
     language: Annotated[Language, typer.Option(help="Language of the reasons.")] = Language.BOTH,
+    reported_service_types: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "The service types (kodeverk 9151) this release reports, comma-separated, "
+                "e.g. 18,19,20,21,29 (the specification's first phase). Default: every code "
+                "valid on the event's date. Others are kept as not_reportable."
+            ),
+        ),
+    ] = None,
 ) -> None:
-    """Print every event that would not be sent as it is, then a summary per rule."""
+    """Print every notification that would not be sent as it is, then a summary per rule."""
+    reported = _service_types(reported_service_types)
     tenant = _load_tenant(tenant_file, tenant_id)
     try:
         listed = {tenant.id: KnownTestPersons.from_file(test_persons)} if test_persons else {}
-        rules = RuleSet(test_persons=listed)
+        rules = RuleSet(test_persons=listed, reported_service_types=reported)
     except RulesConfigError as exc:
         fail(exc)
     _warn_if_not_current(tenant)
@@ -120,7 +134,7 @@ class _Checker:
             return
         where += _event_id(document)
         try:
-            event = KttEvent.model_validate(document)
+            event = Notification.model_validate(document)
         except ValidationError as exc:
             for error in describe_errors(exc):
                 self._format_error(where, error["field"], error["reason"], count=False)
@@ -138,6 +152,8 @@ class _Checker:
             self.tally.warned += bool(verdict.findings)
         elif verdict.state is EventState.SUPPRESSED_TEST_PERSON:
             self.tally.suppressed += 1
+        elif verdict.state is EventState.NOT_REPORTABLE:
+            self.tally.not_reportable += 1
         else:
             self.tally.rejected += 1
 
@@ -175,10 +191,26 @@ def _reason(finding: Finding, language: Language) -> str:
 def _summary(tally: Tally) -> None:
     typer.echo(
         f"{tally.events} events: {tally.sent} would be sent ({tally.warned} with warnings), "
-        f"{tally.rejected} rejected, {tally.suppressed} suppressed as test persons"
+        f"{tally.rejected} rejected, {tally.suppressed} suppressed as test persons, "
+        f"{tally.not_reportable} not reportable"
     )
     for rule, count in sorted(tally.by_rule.items()):
         typer.echo(f"  {rule}: {count}")
+
+
+def _service_types(listed: str | None) -> frozenset[str] | None:
+    """The codes of ``--reported-service-types``; each must be a code of kodeverk 9151."""
+    if listed is None:
+        return None
+    codes = frozenset(code.strip() for code in listed.split(",") if code.strip())
+    unknown = sorted(codes - SERVICE_TYPES.keys(), key=lambda c: (len(c), c))
+    if not codes or unknown:
+        fail(
+            "--reported-service-types: a comma-separated list of kodeverk 9151 codes"
+            + (f"; not codes: {', '.join(unknown)}" if unknown else ""),
+            code=EXIT_USAGE,
+        )
+    return codes
 
 
 def _load_tenant(path: Path, tenant_id: str | None) -> Tenant:

@@ -2,7 +2,8 @@
 
 import typer
 
-from kpr_gateway.cli import apprec, cms, events, kpr, local, pki, tenants, xml
+from kpr_gateway.cli import apprec, chain, cms, events, kpr, local, pki, tenants, xml
+from kpr_gateway.cli.backfill.command import backfill
 from kpr_gateway.cli.demo.command import demo
 
 app = typer.Typer(no_args_is_help=True, help="KPR Gateway operator and developer tools.")
@@ -13,7 +14,9 @@ app.add_typer(apprec.app, name="apprec")
 app.add_typer(kpr.app, name="kpr")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(events.app, name="events")
+app.add_typer(chain.app, name="chain")
 app.add_typer(local.app, name="local")
+app.command("backfill")(backfill)
 app.command("demo")(demo)
 
 

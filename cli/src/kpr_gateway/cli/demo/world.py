@@ -34,6 +34,8 @@ MUNICIPALITIES = (
     DemoMunicipality("trondheim", "Trondheim kommune", "5001", "942110464", "92001", "92002"),
 )
 FHI = ("fhi", "983744516")
+DEMO_EPJ_SYSTEM = {"vendor": "KPR Gateway", "name": "Demo-EPJ", "version": "1.0"}
+"""The EPJ system the demo's notifications come from (``leverandor``, ``navnEPJ``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,24 @@ def _sender(directory: Path, tenant: dict[str, Any]) -> dict[str, Any]:
     return sender
 
 
+def _reporting(municipality: DemoMunicipality) -> dict[str, Any]:
+    """What the municipality's KPR messages say about their sender: the EPJ system and the
+    IPLOS contact (type 16) and submitter (type 17). Fictional people, example.org addresses."""
+    domain = f"{municipality.tenant_id}.kommune.example.org"
+    return {
+        "epj_system": dict(DEMO_EPJ_SYSTEM),
+        "contacts": [
+            {
+                "name": "IPLOS-kontakt",
+                "email": f"iplos@{domain}",
+                "phone": "+47 55 00 00 00",
+                "type": 16,
+            },
+            {"name": "Innsendingsansvarlig", "email": f"kpr@{domain}", "type": 17},
+        ],
+    }
+
+
 def _tenant(
     municipality: DemoMunicipality, environment: str, api_key: str, queue_prefix: str
 ) -> dict[str, Any]:
@@ -114,6 +134,7 @@ def _tenant(
             "signing": {"certificate": f"pki/{name}-sign.pem", "key": f"pki/{name}-sign.key"},
             "encryption": {"certificate": f"pki/{name}-enc.pem", "key": f"pki/{name}-enc.key"},
         },
+        "reporting": _reporting(municipality),
         "epj_clients": [
             {
                 "id": f"{name}-epj",

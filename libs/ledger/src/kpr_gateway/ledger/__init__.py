@@ -1,6 +1,13 @@
 """The Redis ledger: events and KPR messages, their states and history (DESIGN.md section 2)."""
 
-from kpr_gateway.ledger.errors import LedgerError, LedgerUnavailableError, UnknownMessageError
+from kpr_gateway.ledger.chain import ChainCommit, ChainLink, ChainReport, OriginalInfo
+from kpr_gateway.ledger.errors import (
+    ChainBrokenError,
+    LedgerError,
+    LedgerUnavailableError,
+    ResendRefusedError,
+    UnknownMessageError,
+)
 from kpr_gateway.ledger.keys import KeySpace
 from kpr_gateway.ledger.ledger import (
     DEFAULT_RETENTION,
@@ -27,6 +34,10 @@ __all__ = [
     "DEFAULT_RETENTION",
     "BatchCommit",
     "BatchMessage",
+    "ChainBrokenError",
+    "ChainCommit",
+    "ChainLink",
+    "ChainReport",
     "EventRecord",
     "EventState",
     "KeySpace",
@@ -36,12 +47,14 @@ __all__ = [
     "MessageRecord",
     "MessageState",
     "NewEvent",
+    "OriginalInfo",
     "ReceiptError",
     "ReceiptMatch",
     "ReceiptOutcome",
     "Registration",
     "RegistrationOutcome",
     "RejectionReason",
+    "ResendRefusedError",
     "Transition",
     "UnknownMessageError",
     "UnsentMessage",

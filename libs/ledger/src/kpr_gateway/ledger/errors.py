@@ -11,3 +11,11 @@ class LedgerUnavailableError(LedgerError):
 
 class UnknownMessageError(LedgerError):
     """A KPR message id that the ledger has never recorded for this tenant."""
+
+
+class ChainBrokenError(LedgerError):
+    """A commit whose links would leave a gap or a fork in a chain (a programming error)."""
+
+
+class ResendRefusedError(LedgerError):
+    """A resend of a message that is unknown or still in flight."""

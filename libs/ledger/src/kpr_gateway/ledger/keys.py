@@ -38,6 +38,18 @@ class KeySpace:
         """AMQP message-id of a sent message -> its MsgId (transport errors name the former)."""
         return f"{self._tenant(tenant_id)}:amqp:{transport_message_id}"
 
+    def chain_head(self, tenant_id: str, municipality: str) -> str:
+        """Hash {seq, guid}: the last numbered notification of a municipality (no expiry)."""
+        return f"{self._tenant(tenant_id)}:chain:{municipality}"
+
+    def chain_log(self, tenant_id: str, municipality: str) -> str:
+        """List of the event ids of a municipality's numbered notifications, index = seq - 1."""
+        return f"{self.chain_head(tenant_id, municipality)}:log"
+
+    def chains(self, tenant_id: str) -> str:
+        """Set of the municipalities with a chain."""
+        return f"{self._tenant(tenant_id)}:chains"
+
     def message_index(self, msg_id: str) -> str:
         """MsgId -> tenant, for operators who only have a MsgId (no hash tag: single-key use)."""
         return f"{self.prefix}:msgidx:{msg_id}"

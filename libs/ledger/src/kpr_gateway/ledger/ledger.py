@@ -8,6 +8,7 @@ what an event shows once batched from its messages' states (never stored twice).
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,19 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from kpr_gateway.ledger import scripts
-from kpr_gateway.ledger.errors import LedgerUnavailableError, UnknownMessageError
+from kpr_gateway.ledger.chain import (
+    ChainCommit,
+    ChainReport,
+    OriginalInfo,
+    chain_arguments,
+    head_of,
+)
+from kpr_gateway.ledger.errors import (
+    ChainBrokenError,
+    LedgerUnavailableError,
+    ResendRefusedError,
+    UnknownMessageError,
+)
 from kpr_gateway.ledger.keys import KeySpace
 from kpr_gateway.ledger.records import (
     EventRecord,
@@ -34,10 +47,13 @@ from kpr_gateway.ledger.states import (
     EVENT_RANK,
     FINAL_MESSAGE_STATES,
     MESSAGE_RANK,
+    RESENDABLE_MESSAGE_STATES,
     EventState,
     MessageState,
     combined_message_state,
 )
+from kpr_gateway.ledger.verify import walk_chain
+from kpr_gateway.messages.iplos_kpr import ChainHead
 
 DEFAULT_RETENTION = timedelta(days=400)
 
@@ -57,13 +73,18 @@ class BatchMessage:
     msg_id: str
     msg_type: str
     document: bytes
+    kpr_document: bytes | None = None
+    """The inner KPR document (the Melding), kept for the retention so it can be resent."""
 
 
 @dataclass(frozen=True, slots=True)
 class BatchCommit:
     committed: bool
     refused: dict[str, str]
-    """Event id -> its state, for events that were no longer ``received``."""
+    """Event id -> its state, for events that were no longer ``received`` (or
+    ``original_not_sent``: a correction whose original has no number yet)."""
+    chain_moved: ChainHead | None = None
+    """The stored head, when it was not the one the numbering continued from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +119,17 @@ class Ledger:
         self._mark_accepted = redis.register_script(scripts.MARK_ACCEPTED)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._commit_batch = redis.register_script(scripts.COMMIT_BATCH)
+        self._resend = redis.register_script(scripts.RESEND_MESSAGE)
+        self._verify_links = redis.register_script(scripts.VERIFY_LINKS)
 
     @property
     def redis(self) -> Redis:
         """The connection, for neighbours that keep small shared state (rate limits)."""
         return self._redis
+
+    @property
+    def keys(self) -> KeySpace:
+        return self._keys
 
     async def ping(self) -> bool:
         try:
@@ -207,7 +234,9 @@ class Ledger:
         msg_ids: list[str] = json.loads(raw.get("msg_ids", "[]"))
         messages = [m for m in [await self.get_message(tenant_id, i) for i in msg_ids] if m]
         state = EventState(raw["state"])
-        combined = combined_message_state(m.state for m in messages)
+        # a message sent again is superseded by its resend: its outcome no longer counts
+        superseded = {m.resend_of for m in messages if m.resend_of}
+        combined = combined_message_state(m.state for m in messages if m.msg_id not in superseded)
         status = combined.value if state is EventState.BATCHED and combined else state.value
         return EventRecord(
             tenant_id=tenant_id,
@@ -223,6 +252,10 @@ class Ledger:
             reasons=[RejectionReason(**r) for r in json.loads(raw.get("reasons", "[]"))],
             history=history,
             messages=messages,
+            seq=int(raw["seq"]) if "seq" in raw else None,
+            previous=raw.get("prev"),
+            corrects=raw.get("corrects"),
+            municipality=raw.get("municipality"),
         )
 
     # KPR messages
@@ -236,11 +269,18 @@ class Ledger:
         messages: Sequence[BatchMessage],
         trace_id: str | None,
         traceparent: str | None,
+        chain: ChainCommit | None = None,
     ) -> BatchCommit:
         """Batch the events and record their KPR messages (with documents) in one atomic step.
 
         Refused, changing nothing, when any event is no longer ``received`` (another delivery
         batched or settled it first): the caller drops those events and builds again.
+
+        With ``chain``, the same step numbers the events in their municipality's chain.
+        Refused, changing nothing, when the stored head is not ``chain.expected``
+        (``chain_moved``: number again after it) or when a correction's original has no
+        number yet (``original_not_sent``: send it after its original). Raises
+        ChainBrokenError when the links leave a gap or a fork.
         """
         now = self._clock()
         ids = list(event_ids)
@@ -267,18 +307,158 @@ class Ledger:
                 traceparent or "",
                 message.document,
                 _history_entry(MessageState.BUILT, now, trace_id),
+                zlib.compress(message.kpr_document) if message.kpr_document else b"",
             ]
+        if chain is not None:
+            chain_args, originals = chain_arguments(chain, ids)
+            keys += [
+                self._keys.chain_head(tenant_id, chain.municipality),
+                self._keys.chain_log(tenant_id, chain.municipality),
+                self._keys.chains(tenant_id),
+            ]
+            keys += [self._keys.event(tenant_id, original) for original in originals]
+            args += chain_args
         try:
             reply: list[Any] = await self._commit_batch(keys=keys, args=args)
-            if not reply:
+            outcome = _text(reply[0])
+            if outcome == "ok":
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for message in messages:
                         pipe.set(self._keys.message_index(message.msg_id), tenant_id, ex=self._ttl)
                     await pipe.execute()
         except RedisError as exc:
             raise LedgerUnavailableError("ledger write failed (commit batch)") from exc
-        refused = {ids[int(reply[i]) - 1]: _text(reply[i + 1]) for i in range(0, len(reply), 2)}
-        return BatchCommit(committed=not reply, refused=refused)
+        if outcome == "ok":
+            return BatchCommit(committed=True, refused={})
+        if outcome == "broken":
+            raise ChainBrokenError(f"tenant {tenant_id}: {_text(reply[1])}")
+        listed = reply[1]
+        refused = {ids[int(listed[i]) - 1]: _text(listed[i + 1]) for i in range(0, len(listed), 2)}
+        moved = head_of(reply[2], reply[3]) if outcome == "moved" else None
+        return BatchCommit(committed=False, refused=refused, chain_moved=moved)
+
+    async def kpr_document(self, tenant_id: str, msg_id: str) -> bytes | None:
+        """The KPR document (the Melding) a message carries, for sending it again."""
+        try:
+            stored = await self._redis.hget(self._keys.message(tenant_id, msg_id), "kpr_document")
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (kpr document)") from exc
+        if stored is None:
+            return None
+        if not isinstance(stored, bytes):
+            raise TypeError("the Redis client must answer bytes (decode_responses=False)")
+        return zlib.decompress(stored)
+
+    async def resend_message(
+        self,
+        tenant_id: str,
+        msg_id: str,
+        *,
+        new_msg_id: str,
+        document: bytes,
+        trace_id: str | None,
+        traceparent: str | None,
+    ) -> None:
+        """Record ``new_msg_id`` as sending ``msg_id``'s events again, in one atomic step.
+
+        The new message starts ``built`` with ``document`` (a new MsgHead around the same KPR
+        document: the notifications keep their numbers and the chain does not change). Allowed
+        once the old message is no longer in flight (overdue or with an outcome); a repeated
+        call with the same ids changes nothing. Raises ResendRefusedError otherwise.
+        """
+        now = self._clock()
+        old_key = self._keys.message(tenant_id, msg_id)
+        try:
+            listed = await self._redis.hget(old_key, "event_ids")
+            if listed is None:
+                raise ResendRefusedError(f"tenant {tenant_id}: no KPR message {msg_id} to resend")
+            event_ids: list[str] = json.loads(_text(listed))
+            reply: list[Any] = await self._resend(
+                keys=[
+                    old_key,
+                    self._keys.message_history(tenant_id, msg_id),
+                    self._keys.message(tenant_id, new_msg_id),
+                    self._keys.message_history(tenant_id, new_msg_id),
+                    self._keys.overdue(tenant_id),
+                    *(self._keys.event(tenant_id, e) for e in event_ids),
+                ],
+                args=[
+                    msg_id,
+                    new_msg_id,
+                    listed,
+                    self._ttl,
+                    document,
+                    trace_id or "",
+                    traceparent or "",
+                    _history_entry(MessageState.BUILT, now, trace_id, {"resend_of": msg_id}),
+                    _history_entry("resent", now, trace_id, {"resent_as": new_msg_id}),
+                    *sorted(RESENDABLE_MESSAGE_STATES),
+                ],
+            )
+            code = int(reply[0])
+            if code > 0:
+                await self._redis.set(self._keys.message_index(new_msg_id), tenant_id, ex=self._ttl)
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger write failed (resend)") from exc
+        if code == 0:
+            raise ResendRefusedError(
+                f"tenant {tenant_id}: KPR message {msg_id} is still in flight ({_text(reply[1])})"
+            )
+        if code == -1:
+            raise ResendRefusedError(f"tenant {tenant_id}: no KPR message {msg_id} to resend")
+        if code == -2:
+            raise ResendRefusedError(
+                f"tenant {tenant_id}: KPR message id {new_msg_id} is taken by another message"
+            )
+
+    # chains
+
+    async def chain_head(self, tenant_id: str, municipality: str) -> ChainHead:
+        """The municipality's last numbered notification (ChainHead() before the first)."""
+        try:
+            seq, guid = await self._redis.hmget(
+                self._keys.chain_head(tenant_id, municipality), ["seq", "guid"]
+            )
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (chain head)") from exc
+        return head_of(seq, guid)
+
+    async def chain_municipalities(self, tenant_id: str) -> list[str]:
+        try:
+            members = await self._redis.smembers(self._keys.chains(tenant_id))
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (chains)") from exc
+        return sorted(_text(m) for m in members)
+
+    async def verify_chain(
+        self, tenant_id: str, municipality: str, *, page: int = 1000
+    ) -> ChainReport:
+        """Walk the chain from seq 1 and report its first gap or fork, else its length and head."""
+        try:
+            return await walk_chain(
+                self._redis, self._keys, self._verify_links, tenant_id, municipality, page=page
+            )
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (verify chain)") from exc
+
+    async def originals(self, tenant_id: str, event_ids: Iterable[str]) -> dict[str, OriginalInfo]:
+        """What the ledger knows of the originals that corrections name (one round trip)."""
+        ids = list(dict.fromkeys(event_ids))
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for event_id in ids:
+                    pipe.hmget(self._keys.event(tenant_id, event_id), ["state", "nstatus", "seq"])
+                replies: list[Any] = await pipe.execute()
+        except RedisError as exc:
+            raise LedgerUnavailableError("ledger read failed (originals)") from exc
+        return {
+            event_id: OriginalInfo(
+                state=EventState(_text(state)) if state is not None else None,
+                status=_text(status) if status is not None else None,
+                seq=int(seq) if seq is not None else None,
+            )
+            for event_id, (state, status, seq) in zip(ids, replies, strict=True)
+        }
 
     async def unsent_messages(
         self, tenant_id: str, event_ids: Iterable[str]
@@ -406,6 +586,7 @@ class Ledger:
             traceparent=raw.get("traceparent") or None,
             receipt=ReceiptOutcome.model_validate_json(receipt) if receipt else None,
             history=history,
+            resend_of=raw.get("resend_of") or None,
         )
 
     async def tenant_of_message(self, msg_id: str) -> str | None:
@@ -528,8 +709,13 @@ class Ledger:
             pipe.hgetall(record_key)
             pipe.lrange(history_key, 0, -1)
             raw, history = await pipe.execute()
-        record = {_text(k): _text(v) for k, v in raw.items()}
+        fields = ((_text(k), v) for k, v in raw.items())
+        record = {k: _text(v) for k, v in fields if k not in _BINARY_FIELDS}
         return record, [Transition.model_validate_json(entry) for entry in history]
+
+
+# Documents are bytes (the KPR document compressed); the read models never carry them.
+_BINARY_FIELDS = frozenset({"document", "kpr_document"})
 
 
 def _state_of(outcome: ReceiptOutcome) -> MessageState:
@@ -564,12 +750,12 @@ def _registration(event: NewEvent, reply: list[Any]) -> Registration:
 
 
 def _history_entry(
-    state: EventState | MessageState,
+    state: EventState | MessageState | str,
     at: datetime,
     trace_id: str | None,
     detail: dict[str, Any] | None = None,
 ) -> str:
-    return Transition(state=state.value, at=at, trace_id=trace_id, detail=detail).model_dump_json(
+    return Transition(state=str(state), at=at, trace_id=trace_id, detail=detail).model_dump_json(
         exclude_none=True
     )
 

@@ -61,6 +61,9 @@ class MessageRecord(_Model):
     traceparent: str | None
     receipt: ReceiptOutcome | None
     history: list[Transition]
+    resend_of: str | None = Field(
+        default=None, description="The message this one sends again (same events, same numbers)."
+    )
 
 
 class EventRecord(_Model):
@@ -79,6 +82,12 @@ class EventRecord(_Model):
     reasons: list[RejectionReason]
     history: list[Transition]
     messages: list[MessageRecord]
+    seq: int | None = Field(default=None, description="notifikasjonLopeNr, once numbered.")
+    previous: str | None = Field(
+        default=None, description="notifikasjonForrigeGUID: the chain's previous event id."
+    )
+    corrects: str | None = Field(default=None, description="The original's event id (M, C).")
+    municipality: str | None = Field(default=None, description="The chain it was numbered in.")
 
 
 class RegistrationOutcome(StrEnum):

@@ -67,24 +67,78 @@ return {1}
 
 # Commits a batch in one step: every event must still be 'received'; then the events become
 # 'batched' and the KPR messages are created in 'built' with their documents (kept until the
-# message moves on, so that a crash before publishing is recovered by publishing again).
-# KEYS: n event hashes, n event histories, then per message its hash and history.
+# message moves on, so that a crash before publishing is recovered by publishing again) and
+# their KPR documents (kept for the retention, so that a message can be sent again).
+# With a chain section, the same step numbers the events in their municipality's chain:
+# refused when the stored head is not the one the numbering continued from ('moved', nothing
+# changed), 'broken' when the links do not continue it one by one; a correction whose
+# original has no seq yet (and is not earlier in this commit) is refused 'original_not_sent'.
+# KEYS: n event hashes, n event histories, then per message its hash and history; with a
+# chain: its head, its log, the tenant's set of chains, then the hash of each corrected
+# original (links in order).
 # ARGV: n, m, batch_id, msg_ids json, event history entry, ttl, event_ids json,
-# then per message: msg_id, msg_type, trace_id, traceparent, document, history entry.
-# Returns {} when committed, else the 1-based positions of events not 'received' and their
-# states ('missing' when the ledger does not know the event).
+# then per message: msg_id, msg_type, trace_id, traceparent, document, history entry,
+# kpr document ('' for none); with a chain: link count, municipality, expected seq, expected
+# guid, then per link: event position (1-based), event id, seq, previous, status, corrects.
+# Returns {'ok'}; {'refused', {position, state, ...}}; {'moved', {...}, seq, guid} with the
+# stored head; {'broken', text}.
 COMMIT_BATCH = """
+local GUID_EMPTY = '00000000-0000-0000-0000-000000000000'
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
+local c = 8 + 7 * m
+local chained = ARGV[c] ~= nil
 local refused = {}
+local is_refused = {}
+local function refuse(position, why)
+  is_refused[position] = true
+  table.insert(refused, position)
+  table.insert(refused, why)
+end
 for i = 1, n do
   local state = redis.call('HGET', KEYS[i], 'state')
-  if state ~= 'received' then
-    table.insert(refused, i)
-    table.insert(refused, state or 'missing')
+  if state ~= 'received' then refuse(i, state or 'missing') end
+end
+local links = 0
+local head_key, log_key, chains_key
+if chained then
+  local k = 2 * n + 2 * m
+  head_key, log_key, chains_key = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  links = tonumber(ARGV[c])
+  local original = k + 3
+  local earlier = {}
+  for j = 0, links - 1 do
+    local a = c + 4 + 6 * j
+    if ARGV[a + 5] ~= '' then
+      original = original + 1
+      local position = tonumber(ARGV[a])
+      if not earlier[ARGV[a + 5]] and not is_refused[position]
+          and redis.call('HEXISTS', KEYS[original], 'seq') == 0 then
+        refuse(position, 'original_not_sent')
+      end
+    end
+    earlier[ARGV[a + 1]] = true
+  end
+  local head = redis.call('HMGET', head_key, 'seq', 'guid')
+  local seq, guid = head[1] or '0', head[2] or GUID_EMPTY
+  if seq ~= ARGV[c + 2] or guid ~= ARGV[c + 3] then
+    return {'moved', refused, seq, guid}
+  end
+  local expected_seq, expected_previous = tonumber(seq), guid
+  for j = 0, links - 1 do
+    local a = c + 4 + 6 * j
+    if tonumber(ARGV[a + 2]) ~= expected_seq + 1 then
+      return {'broken', 'event ' .. ARGV[a + 1] .. ' has seq ' .. ARGV[a + 2] ..
+        ', the chain continues at seq ' .. (expected_seq + 1)}
+    end
+    if ARGV[a + 3] ~= expected_previous then
+      return {'broken', 'event ' .. ARGV[a + 1] .. ' (seq ' .. ARGV[a + 2] .. ') names ' ..
+        ARGV[a + 3] .. ' before it, the chain has ' .. expected_previous}
+    end
+    expected_seq, expected_previous = expected_seq + 1, ARGV[a + 1]
   end
 end
-if #refused > 0 then return refused end
+if #refused > 0 then return {'refused', refused} end
 local ttl = ARGV[6]
 for i = 1, n do
   redis.call('HSET', KEYS[i], 'state', 'batched', 'rank', '2', 'batch_id', ARGV[3],
@@ -94,15 +148,94 @@ for i = 1, n do
   redis.call('EXPIRE', KEYS[n + i], ttl)
 end
 for j = 0, m - 1 do
-  local arg = 8 + j * 6
+  local arg = 8 + j * 7
   local record = KEYS[2 * n + 2 * j + 1]
   local history = KEYS[2 * n + 2 * j + 2]
   redis.call('HSET', record, 'state', 'built', 'rank', '1', 'msg_type', ARGV[arg + 1],
     'batch_id', ARGV[3], 'event_ids', ARGV[7], 'trace_id', ARGV[arg + 2],
     'traceparent', ARGV[arg + 3], 'document', ARGV[arg + 4])
+  if ARGV[arg + 6] ~= '' then redis.call('HSET', record, 'kpr_document', ARGV[arg + 6]) end
   redis.call('RPUSH', history, ARGV[arg + 5])
   redis.call('EXPIRE', record, ttl)
   redis.call('EXPIRE', history, ttl)
+end
+if links > 0 then
+  local municipality = ARGV[c + 1]
+  local last
+  for j = 0, links - 1 do
+    local a = c + 4 + 6 * j
+    local event = KEYS[tonumber(ARGV[a])]
+    redis.call('HSET', event, 'seq', ARGV[a + 2], 'prev', ARGV[a + 3], 'nstatus', ARGV[a + 4],
+      'municipality', municipality)
+    if ARGV[a + 5] ~= '' then redis.call('HSET', event, 'corrects', ARGV[a + 5]) end
+    redis.call('RPUSH', log_key, ARGV[a + 1])
+    last = a
+  end
+  -- the chain outlives the events' retention: numbering must never start again at 1
+  redis.call('HSET', head_key, 'seq', ARGV[last + 2], 'guid', ARGV[last + 1])
+  redis.call('SADD', chains_key, municipality)
+end
+return {'ok'}
+"""
+
+# Records a message that sends an earlier one's events again: same batch, same events, the
+# same numbers (the chain does not change), a new MsgId and document.
+# KEYS: old message hash, its history, new message hash, its history, the overdue set,
+# then the events' hashes.
+# ARGV: old msg id, new msg id, event_ids json as read, ttl, document, trace id, traceparent,
+# 'built' entry (new message), 'resent' entry (old message), then the states a message may
+# be resent from. Returns {1} recorded, {2} recorded by an earlier call (a retry), {0, state}
+# still in flight, {-1} unknown, {-2} the new MsgId is taken by another message.
+RESEND_MESSAGE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or redis.call('HGET', KEYS[1], 'event_ids') ~= ARGV[3] then return {-1} end
+if redis.call('HGET', KEYS[3], 'resend_of') == ARGV[1] then return {2} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {-2} end
+local allowed = false
+for i = 10, #ARGV do
+  if ARGV[i] == state then allowed = true end
+end
+if not allowed then return {0, state} end
+local ttl = ARGV[4]
+local old = redis.call('HMGET', KEYS[1], 'msg_type', 'batch_id', 'kpr_document')
+redis.call('HSET', KEYS[3], 'state', 'built', 'rank', '1', 'msg_type', old[1],
+  'batch_id', old[2], 'event_ids', ARGV[3], 'trace_id', ARGV[6], 'traceparent', ARGV[7],
+  'document', ARGV[5], 'resend_of', ARGV[1])
+if old[3] then redis.call('HSET', KEYS[3], 'kpr_document', old[3]) end
+redis.call('RPUSH', KEYS[4], ARGV[8])
+redis.call('RPUSH', KEYS[2], ARGV[9])
+-- the new message carries the wait for an answer now
+redis.call('ZREM', KEYS[5], ARGV[1])
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
+for i = 6, #KEYS do
+  local listed = redis.call('HGET', KEYS[i], 'msg_ids')
+  if listed then
+    local ids = cjson.decode(listed)
+    table.insert(ids, ARGV[2])
+    redis.call('HSET', KEYS[i], 'msg_ids', cjson.encode(ids))
+  end
+end
+return {1}
+"""
+
+# Checks one page of a chain's log against the events' own fields (read only).
+# KEYS: the page's event hashes in log order. ARGV: the seq of the first, the event id before
+# it (Guid.Empty at the start), the length of the event keys' prefix (an event's id is its
+# key's rest: sending the ids again would double what the page costs to encode).
+# Returns {} when every event has its seq and names the one before it, else
+# {position (1-based), stored state or '', stored seq or '', stored prev or ''} of the first
+# that does not.
+VERIFY_LINKS = """
+local seq = tonumber(ARGV[1])
+local previous = ARGV[2]
+local cut = tonumber(ARGV[3]) + 1
+for i = 1, #KEYS do
+  local stored = redis.call('HMGET', KEYS[i], 'state', 'seq', 'prev')
+  if not stored[1] or stored[2] ~= tostring(seq) or stored[3] ~= previous then
+    return {i, stored[1] or '', stored[2] or '', stored[3] or ''}
+  end
+  seq = seq + 1
+  previous = string.sub(KEYS[i], cut)
 end
 return {}
 """

@@ -49,6 +49,10 @@ FINAL_MESSAGE_STATES = frozenset(
     }
 )
 
+# A message may be sent again once it is no longer in flight: it has an outcome, or its
+# AppRec is overdue. Resending a built/enveloped/dispatched one would send it twice.
+RESENDABLE_MESSAGE_STATES = FINAL_MESSAGE_STATES | {MessageState.OVERDUE}
+
 MESSAGE_RANK: dict[MessageState, int] = {
     MessageState.BUILT: 1,
     MessageState.ENVELOPED: 2,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
+from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.pipeline.errors import PermanentError
 
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
@@ -85,7 +86,8 @@ def _describe(model: str, exc: ValidationError) -> str:
 
 
 class AcceptedEvent(Contract):
-    """One event as intake accepted it; ``event`` is the KttEvent JSON, unchanged.
+    """One event as intake accepted it: the notification and the EPJ client that sent it
+    (its EPJ system names the message: ``leverandor``, ``navnEPJ``, ``versjonEPJ``).
 
     ``traceparent`` is the span of the request that brought the event: intake commits the
     events of concurrent requests together, so a chunk's own trace context is only the
@@ -94,7 +96,9 @@ class AcceptedEvent(Contract):
 
     event_id: UUID
     received_at: AwareDatetime
-    event: dict[str, Any] = Field(repr=False)
+    event: Notification = Field(repr=False)
+    client_id: TenantId | None = None
+    """The EPJ client's id in the tenants file; None for events from before it was carried."""
     trace_id: TraceId
     traceparent: TraceParent | None = None
 

@@ -7,3 +7,8 @@ class TenancyError(Exception):
 
 class TenantFileError(TenancyError):
     """The tenants file (or a file it refers to) is missing, unreadable or invalid."""
+
+
+class ReportingNotConfiguredError(TenancyError):
+    """A tenant (or one of its EPJ clients) lacks what a KPR message must say about its
+    sender: the ``reporting`` block, or an EPJ system for the client."""

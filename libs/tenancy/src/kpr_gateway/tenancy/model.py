@@ -1,4 +1,5 @@
-"""The tenant model: one municipality, its HER-ids, target environment and secret references.
+"""The tenant model: one municipality, its HER-ids, target environment, secret references
+and what its KPR messages say about their sender (`reporting`).
 
 Secrets (pseudonym key, certificates and keys) are referenced by file path only:
 in Kubernetes they are Secrets mounted read-only. Relative paths are resolved
@@ -24,6 +25,8 @@ from pydantic import (
 from stdnum.no import orgnr
 
 from kpr_gateway.messages.msghead import Organisation
+from kpr_gateway.tenancy.errors import ReportingNotConfiguredError
+from kpr_gateway.tenancy.reporting import EpjSystemEntry, MeldingProfile, TenantReporting
 
 BASE_DIR_CONTEXT_KEY = "base_dir"
 
@@ -108,6 +111,9 @@ class Scope(StrEnum):
 ALL_SCOPES = frozenset({Scope.SUBMIT, Scope.READ})
 RateLimit = Annotated[int, Field(ge=1, le=1_000_000)]
 ClaimValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+_CLIENT_SYSTEM_DESCRIPTION = (
+    "The client's own EPJ system in its messages; unset: the tenant's reporting.epj_system."
+)
 
 
 class EpjClient(_Strict):
@@ -123,6 +129,7 @@ class EpjClient(_Strict):
     rate_limit_per_second: RateLimit | None = Field(
         default=None, description="Requests per second before 429; unset: the service default."
     )
+    epj_system: EpjSystemEntry | None = Field(default=None, description=_CLIENT_SYSTEM_DESCRIPTION)
 
 
 class OAuthClient(_Strict):
@@ -140,6 +147,7 @@ class OAuthClient(_Strict):
     rate_limit_per_second: RateLimit | None = Field(
         default=None, description="Requests per second before 429; unset: the service default."
     )
+    epj_system: EpjSystemEntry | None = Field(default=None, description=_CLIENT_SYSTEM_DESCRIPTION)
 
 
 class TenantOAuth(_Strict):
@@ -231,6 +239,13 @@ class Tenant(_Strict):
     )
     nhn: NhnEndpoint = NhnEndpoint()
     receiver_override: ReceiverOverride | None = None
+    reporting: TenantReporting | None = Field(
+        default=None,
+        description=(
+            "The EPJ system and contact persons KPR messages name; services that build "
+            "messages refuse to start without it."
+        ),
+    )
 
     @field_validator("pseudonym_secret_file")
     @classmethod
@@ -250,10 +265,57 @@ class Tenant(_Strict):
             )
         return self
 
+    def clients(self) -> list[EpjClient | OAuthClient]:
+        """Every EPJ client of the tenant, API key or OAuth (one namespace of ids)."""
+        oauth_clients = self.oauth.clients if self.oauth is not None else []
+        return [*self.epj_clients, *oauth_clients]
+
     def client_ids(self) -> list[str]:
         """The ids of every EPJ client of the tenant, API key or OAuth (one namespace)."""
-        oauth_clients = self.oauth.clients if self.oauth is not None else []
-        return [c.id for c in self.epj_clients] + [c.id for c in oauth_clients]
+        return [c.id for c in self.clients()]
+
+    def melding_profile(self, client_id: str | None) -> MeldingProfile:
+        """The EPJ system and contacts of a message with this client's events.
+
+        The client's own ``epj_system``, else ``reporting.epj_system``. An id the tenant no
+        longer lists gets the default: its events outlive its entry in the file.
+        """
+        reporting = self._reporting()
+        own = next((c.epj_system for c in self.clients() if c.id == client_id), None)
+        system = own if own is not None else reporting.epj_system
+        if system is None:
+            who = (
+                "a message without an EPJ client"
+                if client_id is None
+                else f"EPJ client {client_id}"
+            )
+            raise ReportingNotConfiguredError(
+                f"tenant {self.id}: reporting.epj_system (the default) is not set and "
+                f"{who} has no epj_system of its own"
+            )
+        return MeldingProfile(system=system.to_epj_system(), contacts=reporting.message_contacts())
+
+    def require_reporting(self) -> None:
+        """For start-up: every client that submits events has an EPJ system to name."""
+        reporting = self._reporting()
+        if reporting.epj_system is not None:
+            return
+        lacking = [
+            c.id for c in self.clients() if Scope.SUBMIT in c.scopes and c.epj_system is None
+        ]
+        if lacking:
+            raise ReportingNotConfiguredError(
+                f"tenant {self.id}: reporting.epj_system (the default) is not set and EPJ "
+                f"clients with scope submit have no epj_system of their own: {', '.join(lacking)}"
+            )
+
+    def _reporting(self) -> TenantReporting:
+        if self.reporting is None:
+            raise ReportingNotConfiguredError(
+                f"tenant {self.id}: the reporting block (epj_system, contacts of type 16 "
+                "and 17) is not configured; KPR messages cannot name their sender"
+            )
+        return self.reporting
 
     @property
     def async_queue(self) -> str:

@@ -12,6 +12,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
+from pydantic import BaseModel
 
 from kpr_gateway.intake.access import Gatekeeper
 from kpr_gateway.intake.audit import AuditLog, ForeignIds
@@ -44,7 +45,7 @@ from kpr_gateway.intake.settings import IntakeSettings
 from kpr_gateway.intake.submission import Accepted, SubmitOutcome, Submitter
 from kpr_gateway.intake.tracing import ServerSpanMiddleware
 from kpr_gateway.ledger import KeySpace, Ledger, LedgerError
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id, current_traceparent
@@ -94,9 +95,11 @@ def create_app(
         title="KPR Gateway intake",
         version="1.0.0",
         description=(
-            "Submit KPR KTT events (kommunal tjenestetildeling) for your municipality and read "
-            "their status. Authenticate with `Authorization: Bearer <API key>` or, where the "
-            "gateway trusts an OAuth2 issuer, `Authorization: Bearer <access token>`. An event "
+            "Submit notifications about service events (IPLOS i KPR: service start and end, "
+            "provider changed, temporary stop from and to, with corrections) for your "
+            "municipality and read their status. Authenticate with "
+            "`Authorization: Bearer <API key>` or, where the gateway trusts an OAuth2 issuer, "
+            "`Authorization: Bearer <access token>`. An event "
             "is accepted (202) only once it is in the ledger and on the durable queue."
         ),
         responses=_ERRORS,
@@ -120,7 +123,7 @@ def create_app(
     # first): FastAPI's dependency solving was a measurable part of a single event's cost.
     reading = gate.caller_with(Scope.READ)
 
-    event_schema = KttEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+    event_schema = _schema_with_components(app, Notification)
 
     @app.post(
         "/v1/events",
@@ -140,7 +143,11 @@ def create_app(
         event = validate_event(parse_json(body, "body"))
         trace_id = current_trace_id() or uuid.uuid4().hex
         (outcome,) = await submitter.submit(
-            who.tenant.id, [event], trace_id=trace_id, traceparent=current_traceparent()
+            who.tenant.id,
+            [event],
+            trace_id=trace_id,
+            traceparent=current_traceparent(),
+            client_id=who.client_id,
         )
         if not isinstance(outcome, Accepted):
             events_counter.labels(tenant=who.tenant.id, outcome="conflict").inc()
@@ -177,6 +184,7 @@ def create_app(
             [e.event for e in valid if e.event is not None],
             trace_id=trace_id,
             traceparent=current_traceparent(),
+            client_id=who.client_id,
         )
         results = batch_items(entries, dict(zip((e.index for e in valid), outcomes, strict=True)))
         accepted = sum(1 for r in results if r.status_code == 202)
@@ -359,3 +367,21 @@ def _accepted(outcome: Accepted, trace_id: str) -> EventAccepted:
 
 def _unavailable() -> IntakeError:
     return UnavailableError("the ledger is unavailable; try again")
+
+
+def _schema_with_components(app: FastAPI, model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema for a request body: the models it nests (the person) go into
+    the OpenAPI document's components, where its ``$ref``s point."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested: dict[str, Any] = schema.pop("$defs", {})
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build_openapi()
+        if fresh:
+            document.setdefault("components", {}).setdefault("schemas", {}).update(nested)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return schema

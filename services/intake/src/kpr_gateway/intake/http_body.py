@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from kpr_gateway.intake.errors import BadRequestError, InvalidEventError, PayloadTooLargeError
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent, describe_errors
+from kpr_gateway.messages.iplos_kpr import Notification, describe_errors
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonlines")
 
@@ -43,11 +43,11 @@ def parse_json(data: bytes, where: str) -> Any:
         raise BadRequestError(f"{where}: a number is too long") from exc
 
 
-def validate_event(raw: Any) -> KttEvent:
+def validate_event(raw: Any) -> Notification:
     if not isinstance(raw, dict):
         raise InvalidEventError("an event is a JSON object")
     try:
-        return KttEvent.model_validate(raw)
+        return Notification.model_validate(raw)
     except ValidationError as exc:
         raise InvalidEventError("the event is not valid", details=describe_errors(exc)) from None
 
@@ -55,7 +55,7 @@ def validate_event(raw: Any) -> KttEvent:
 @dataclass(frozen=True, slots=True)
 class BatchEntry:
     index: int
-    event: KttEvent | None
+    event: Notification | None
     error: InvalidEventError | None
     claimed_event_id: str | None
 

@@ -38,7 +38,7 @@ from kpr_gateway.ledger import (
     NewEvent,
     RegistrationOutcome,
 )
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.observability.tracing import span_context_of
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
@@ -64,7 +64,7 @@ _log = logging.getLogger(__name__)
 _UNFORESEEN = "the submission could not be committed; try again"
 
 
-def content_hash(event: KttEvent) -> str:
+def content_hash(event: Notification) -> str:
     """Digest of the event's canonical JSON: the same event in another spelling is a repeat."""
     return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
 
@@ -74,9 +74,11 @@ class Submission:
     """One request's events, with the trace of the request that brought them."""
 
     tenant_id: str
-    events: Sequence[KttEvent]
+    events: Sequence[Notification]
     trace_id: str
     traceparent: str | None = None
+    client_id: str | None = None
+    """The EPJ client that sent them: its EPJ system names their KPR message."""
 
 
 @dataclass(slots=True)
@@ -117,12 +119,13 @@ class Submitter:
     async def submit(
         self,
         tenant_id: str,
-        events: Sequence[KttEvent],
+        events: Sequence[Notification],
         *,
         trace_id: str,
         traceparent: str | None = None,
+        client_id: str | None = None,
     ) -> list[SubmitOutcome]:
-        submission = Submission(tenant_id, events, trace_id, traceparent)
+        submission = Submission(tenant_id, events, trace_id, traceparent, client_id)
         if len(events) >= self._chunk_events:
             return (await self._commit_tenant(tenant_id, [submission]))[0]
         waiting = _Waiting(submission)
@@ -231,7 +234,8 @@ class Submitter:
                     to_publish[event_id] = AcceptedEvent(
                         event_id=event.event_id,
                         received_at=received_at,
-                        event=event.model_dump(mode="json"),
+                        event=event,
+                        client_id=submission.client_id,
                         trace_id=submission.trace_id,
                         traceparent=submission.traceparent,
                     )

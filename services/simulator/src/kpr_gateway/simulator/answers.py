@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from kpr_gateway.messages.apprec import (
     AppRec,
     AppRecErrorCode,
+    AppRecStatus,
     AppRecStatusCode,
     AppRecVersion,
     apprec_for,
@@ -37,6 +38,22 @@ def receipt(
         original = dataclasses.replace(apprec.original, issue_date=issued.replace(tzinfo=UTC))
         apprec = dataclasses.replace(apprec, original=original)
     return apprec
+
+
+def with_verdict(
+    apprec: AppRec, errors: Sequence[AppRecErrorCode], *, now: datetime | None = None
+) -> AppRec:
+    """``apprec`` (as ``receipt`` prepared it) with the status ``errors`` give, issued now.
+
+    A receipt is prepared while the message is read and given its verdict later, once the
+    sender's chain has had its say (possibly after waiting for a gap to close)."""
+    status = AppRecStatusCode.REJECTED if errors else AppRecStatusCode.OK
+    return dataclasses.replace(
+        apprec,
+        status=AppRecStatus.of(status),
+        errors=list(errors),
+        gen_date=now or datetime.now(UTC),
+    )
 
 
 def apprec_message(

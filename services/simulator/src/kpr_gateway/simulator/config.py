@@ -72,6 +72,8 @@ def build_simulator(
         credit=settings.credit,
         answer_ttl_ms=settings.answer_ttl_ms,
         owns_transport=owns_transport,
+        gap_grace_seconds=settings.gap_grace_seconds,
+        readers=settings.readers,
     )
 
 

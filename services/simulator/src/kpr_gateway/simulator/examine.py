@@ -5,29 +5,26 @@
 2. Read the MsgHead; check that its sender is the AMQP ``fromHerId`` and that the subject is
    its type. Failures are transport errors too: without a readable, honest MsgHead there is
    nothing to address an AppRec to.
-3. Check receiver, type, schemas and the KPR document. Failures become AppRec error codes
-   (kodeverk 8221, see ``codes``) and the answer is status 2.
+3. Check receiver and type (the daily interface takes KPR_IPL only), the schemas (MsgHead
+   with the official XSDs when a standards directory is configured; the Melding of IPLOS i
+   KPR with the official XPR(ipl) 56.0.0 XSD always), then what the register checks beyond
+   the schema (``document_checks``). Failures become AppRec error codes (``codes``) and the
+   answer is status 2. The notifications' places in the sender's chain are returned for the
+   caller, which alone holds the chains (``chain``).
 
-Texts name HER-ids, codes, lines and element paths only, never document values.
+Texts name HER-ids, codes, lines, element paths and sequence numbers only, never document
+values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from lxml import etree
 
+from kpr_gateway.messages import iplos_kpr
 from kpr_gateway.messages.apprec import AppRecErrorCode
 from kpr_gateway.messages.errors import MalformedXmlError, MessagesError, UnsafeXmlError
-from kpr_gateway.messages.kpr_ktt_v1 import (
-    MSG_TYPE_FAGMELDING,
-    MSG_TYPE_IDENTMELDING,
-    NAMESPACE,
-    XSD_PATH,
-    parse_fagmelding,
-    parse_identmelding,
-)
 from kpr_gateway.messages.msghead import MsgHead, Organisation, read_msghead
 from kpr_gateway.messages.schemas import SchemaSet
 from kpr_gateway.messages.xmlsafe import parse_xml
@@ -35,6 +32,7 @@ from kpr_gateway.nhn import NhnMessage
 from kpr_gateway.security.cms import open_sealed
 from kpr_gateway.security.errors import SecurityError, UnexpectedSignerError
 from kpr_gateway.simulator import codes
+from kpr_gateway.simulator.chain import ChainLinks, links_of
 from kpr_gateway.simulator.conditions import (
     INVALID_CERTIFICATE,
     INVALID_FIELD_VALUE,
@@ -42,21 +40,17 @@ from kpr_gateway.simulator.conditions import (
     SPOOFING_ATTACK,
 )
 from kpr_gateway.simulator.credentials import ReceiverCredentials
+from kpr_gateway.simulator.document_checks import (
+    contact_errors,
+    event_errors,
+    municipality_errors,
+    notification_errors,
+)
 from kpr_gateway.simulator.parties import KnownSender
 from kpr_gateway.simulator.receivers import FHI_HER_ID, KPR_HER_IDS
 
-
-class _DocumentParser(Protocol):
-    def __call__(self, document: etree._Element, *, schema_checked: bool) -> object: ...
-
-
-MAX_SCHEMA_ERRORS = 10
 _SHOWN_CHARS = 40
-
-_DOCUMENT_PARSERS: dict[str, _DocumentParser] = {
-    MSG_TYPE_FAGMELDING: parse_fagmelding,
-    MSG_TYPE_IDENTMELDING: parse_identmelding,
-}
+ANNUAL_MSG_TYPE = "KPR_IDE"
 
 
 @dataclass(frozen=True)
@@ -68,11 +62,22 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class ChainPart:
+    """Where a message's notifications belong: the chain of ``municipality_number`` of the
+    sender, and their links in it."""
+
+    municipality_number: str
+    links: ChainLinks
+
+
+@dataclass(frozen=True)
 class Examined:
-    """A readable MsgHead and what is wrong with it (nothing when it is valid)."""
+    """A readable MsgHead, what is wrong with it (nothing when it is valid) and, when its
+    notifications could be read, their place in the sender's chain."""
 
     head: MsgHead
     errors: tuple[AppRecErrorCode, ...]
+    chain: ChainPart | None = None
 
 
 def open_message(
@@ -90,8 +95,28 @@ def open_message(
         return Refusal(INVALID_CERTIFICATE, f"message cannot be opened: {exc}")
 
 
-def examine(content: bytes, message: NhnMessage, schemas: SchemaSet | None) -> Examined | Refusal:
-    """Read and check the opened content of ``message``."""
+def examine(
+    content: bytes, message: NhnMessage, schemas: SchemaSet | None, sender: KnownSender
+) -> Examined | Refusal:
+    """Read and check the opened content of ``message`` from ``sender``."""
+    read = _read_head(content, message)
+    if isinstance(read, Refusal):
+        return read
+    root, head = read
+    errors = [*_receiver_errors(head.receiver, message.to_her_id)]
+    if head.msg_type != iplos_kpr.MSG_TYPE:
+        errors.append(_unsupported_type(head.msg_type))
+        return Examined(head, tuple(errors))
+    schema_errors = _schema_errors(root, schemas) if schemas is not None else []
+    if schema_errors:
+        return Examined(head, (*errors, *schema_errors))
+    checked = _checks_kpr_documents(schemas)
+    document_errors, chain = _melding_errors(head.document, checked, sender.municipality_number)
+    return Examined(head, (*errors, *document_errors), chain)
+
+
+def _read_head(content: bytes, message: NhnMessage) -> tuple[etree._Element, MsgHead] | Refusal:
+    """The parsed content and its MsgHead, when the MsgHead is readable and honest."""
     # Parsed once: the MsgHead is read from the tree that the schemas then check whole, and
     # its document is read in place (large documents are neither parsed nor copied twice).
     try:
@@ -114,20 +139,7 @@ def examine(content: bytes, message: NhnMessage, schemas: SchemaSet | None) -> E
             f"subject {_shown(message.subject)} does not match MsgHead type"
             f" {_shown(head.msg_type)}",
         )
-    errors = [*_receiver_errors(head.receiver, message.to_her_id)]
-    if head.msg_type not in _DOCUMENT_PARSERS:
-        errors.append(
-            codes.error(
-                codes.UNSUPPORTED_FORMAT,
-                f"MsgHead type {_shown(head.msg_type)} is not KPR_IPL or KPR_IDE",
-            )
-        )
-        return Examined(head, tuple(errors))
-    schema_errors = _schema_errors(root, schemas) if schemas is not None else []
-    errors.extend(schema_errors)
-    if not schema_errors:
-        errors.extend(_document_errors(head, checked=_checks_kpr_documents(schemas)))
-    return Examined(head, tuple(errors))
+    return root, head
 
 
 def communication_party(organisation: Organisation) -> Organisation:
@@ -157,33 +169,60 @@ def _receiver_errors(receiver: Organisation, to_her_id: str) -> list[AppRecError
     return []
 
 
+def _unsupported_type(msg_type: str) -> AppRecErrorCode:
+    if msg_type == ANNUAL_MSG_TYPE:
+        detail = (
+            "the daily interface takes KPR_IPL only (ident and health data in one message);"
+            " KPR_IDE belongs to the annual submission"
+        )
+    else:
+        detail = f"MsgHead type {_shown(msg_type)} is not KPR_IPL"
+    return codes.error(codes.UNSUPPORTED_FORMAT, detail)
+
+
 def _checks_kpr_documents(schemas: SchemaSet | None) -> bool:
-    """Whether a MsgHead valid under ``schemas`` has had its KPR document checked against
-    kpr-ktt-v1.xsd (MsgHead's Content is processContents="strict")."""
+    """Whether a MsgHead valid under ``schemas`` has had its Melding checked against the
+    official XPR(ipl) 56.0.0 XSD (MsgHead's Content is processContents="strict")."""
     return schemas is not None and any(
-        payload.namespace == NAMESPACE and payload.xsd_path.resolve() == XSD_PATH.resolve()
+        payload.namespace == iplos_kpr.NAMESPACE
+        and payload.xsd_path.resolve() == iplos_kpr.XSD_PATH.resolve()
         for payload in schemas.payloads
     )
 
 
 def _schema_errors(root: etree._Element, schemas: SchemaSet) -> list[AppRecErrorCode]:
-    issues = schemas.issues(root)
-    shown = [codes.error(codes.SCHEMA_INVALID, str(i)) for i in issues[:MAX_SCHEMA_ERRORS]]
-    if len(issues) > MAX_SCHEMA_ERRORS:
-        shown.append(
-            codes.error(
-                codes.SCHEMA_INVALID, f"{len(issues) - MAX_SCHEMA_ERRORS} more issue(s) not shown"
-            )
-        )
-    return shown
+    return codes.errors(codes.SCHEMA_INVALID, [str(issue) for issue in schemas.issues(root)])
 
 
-def _document_errors(head: MsgHead, *, checked: bool) -> list[AppRecErrorCode]:
+def _melding_errors(
+    document: etree._Element, schema_checked: bool, municipality_number: str | None
+) -> tuple[list[AppRecErrorCode], ChainPart | None]:
+    """The register's verdict on the Melding, and its chain links when they could be read.
+
+    The links are returned even when other checks fail (a missing contact person does not
+    make the numbers less received), but not when the Kommune is in doubt: it names the chain.
+    """
     try:
-        _DOCUMENT_PARSERS[head.msg_type](head.document, schema_checked=checked)
-    except MessagesError as exc:  # KprDocumentError: the document or its kind is wrong
-        return [codes.error(codes.SCHEMA_INVALID, f"{head.msg_type} document: {exc}")]
-    return []
+        if not schema_checked:
+            iplos_kpr.validate_document(document)
+        errors = event_errors(document)
+        if errors:
+            return errors, None
+        melding = iplos_kpr.parse_melding(document, schema_checked=True)
+    except MessagesError as exc:  # KprDocumentError: not a valid Melding of 56.0.0
+        return [codes.error(codes.SCHEMA_INVALID, f"KPR_IPL document: {exc}")], None
+    municipality = municipality_errors(melding.header, municipality_number)
+    errors = [
+        *municipality,
+        *contact_errors(melding.header),
+        *notification_errors(melding.notifications),
+    ]
+    links = links_of(melding.notifications)
+    if isinstance(links, list):
+        return [*errors, *links], None
+    if links is None or municipality:
+        return errors, None
+    return errors, ChainPart(melding.header.municipality_numbers[0], links)
 
 
 def _shown(value: str) -> str:

@@ -6,6 +6,7 @@
         encryption_certificate: certs/bergen-enc.pem    # the AppRec is encrypted for it
         async_queue: 50002_async     # optional; default <her_id>_async
         error_queue: 50002_error     # optional; default <her_id>_error
+        municipality_number: "4601"  # optional; its messages must name this Kommune
 
 Relative paths are read from the folder of the parties file. Certificates are checked
 for their use (signing: nonRepudiation; encryption: keyEncipherment) and validity.
@@ -39,6 +40,7 @@ from kpr_gateway.tenancy.credentials import load_tenant_credentials
 
 HerId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")]
 QueueName = Annotated[str, StringConstraints(pattern=r"^\S+$", max_length=200)]
+MunicipalityNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class KnownSender:
     encryption_certificate: x509.Certificate
     async_queue: str
     error_queue: str
+    municipality_number: str | None = None
+    """The municipality the party sends for; None: any one Kommune is taken."""
 
 
 def known_sender(
@@ -59,6 +63,7 @@ def known_sender(
     *,
     async_queue: str | None = None,
     error_queue: str | None = None,
+    municipality_number: str | None = None,
 ) -> KnownSender:
     """A sender with NHN's default queue names for its HER-id unless others are given."""
     return KnownSender(
@@ -67,6 +72,7 @@ def known_sender(
         encryption_certificate=encryption_certificate,
         async_queue=async_queue or f"{her_id}_async",
         error_queue=error_queue or f"{her_id}_error",
+        municipality_number=municipality_number,
     )
 
 
@@ -90,6 +96,7 @@ def senders_from_tenants(
                 credentials.decryption[0].certificate,
                 async_queue=tenant.async_queue,
                 error_queue=tenant.error_queue,
+                municipality_number=tenant.municipality_number,
             )
         )
     return tuple(senders)
@@ -115,6 +122,7 @@ class SenderEntry(_Strict):
     encryption_certificate: Path
     async_queue: QueueName | None = None
     error_queue: QueueName | None = None
+    municipality_number: MunicipalityNumber | None = None
 
 
 class PartiesFile(_Strict):
@@ -167,6 +175,7 @@ def _load_sender(entry: SenderEntry, base: Path, now: datetime | None) -> KnownS
         ),
         async_queue=entry.async_queue,
         error_queue=entry.error_queue,
+        municipality_number=entry.municipality_number,
     )
 
 

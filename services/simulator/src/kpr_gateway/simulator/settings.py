@@ -48,6 +48,19 @@ class SimulatorSettings(BaseSettings):
     apprec_version: Literal["1.0", "1.1"] = "1.0"
     credit: int = Field(default=10, ge=1, description="Messages in flight per queue.")
     answer_ttl_ms: int | None = Field(default=None, ge=1, description="TTL of answers (ms).")
+    readers: int = Field(
+        default=2,
+        ge=1,
+        description="Messages opened and checked at once (CPU-bound; each holds its document).",
+    )
+    gap_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How long the answer to a message that starts after a gap in its sender's chain "
+            "waits for the gap to close before it is a rejection."
+        ),
+    )
 
     # Fault injection (see faults.py).
     reject_share: Share = 0.0

@@ -1,10 +1,13 @@
-"""transform: consumes ``events``, applies the data-quality rules, batches per tenant, builds
-KPR_IPL and KPR_IDE in their MsgHeads, commits the batch to the ledger and publishes to
-``messages``.
+"""transform: consumes ``events``, applies the data-quality rules, batches per tenant and
+municipality, numbers the notifications in the municipality's chain, builds the KPR_IPL
+messages (IPLOS i KPR, XPR(ipl) 56.0.0, in their MsgHeads; split to stay under
+``max_message_bytes``), commits each to the ledger and publishes it to ``messages``.
 
-Crash safety: the batch commit (events batched + messages built, with their documents) is one
-atomic ledger step; the chunk is acknowledged only after the messages are published. A chunk
-redelivered after a crash finds its events batched and publishes their unsent messages again.
+Crash safety: a message's commit (its events batched and numbered, the chain's head moved,
+the message built with its documents) is one atomic ledger step that continues the head
+the numbering started from, or changes nothing; the chunk is acknowledged only after its
+messages are published. A chunk redelivered after a crash finds its events batched and
+publishes their unsent messages again; the chain never has a gap, a repeat or a fork.
 """
 
 from __future__ import annotations
@@ -15,26 +18,39 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from importlib.metadata import version
+from typing import Final, cast
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kpr_gateway.ledger import (
+    BatchCommit,
     BatchMessage,
+    ChainCommit,
+    ChainLink,
     EventState,
     Ledger,
     LedgerError,
+    OriginalInfo,
     RejectionReason,
+    ResendRefusedError,
+    UnknownMessageError,
 )
+from kpr_gateway.messages.daily import DailyMessage, build_daily_messages
 from kpr_gateway.messages.errors import MessagesError
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent, describe_errors
-from kpr_gateway.messages.shipments import Shipments, build_shipments
+from kpr_gateway.messages.iplos_kpr import (
+    ChainHead,
+    MeldingHeader,
+    Notification,
+    number,
+)
+from kpr_gateway.messages.shipments import build_shipment
+from kpr_gateway.messages.xmlsafe import parse_xml
 from kpr_gateway.observability.health import DrainState, Readiness, health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import (
@@ -48,15 +64,19 @@ from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChu
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.runtime import ServiceContext, WorkSource
 from kpr_gateway.tenancy import (
+    MeldingProfile,
+    TenancyError,
     Tenant,
     TenantFileError,
     TenantsFile,
     kpr_receiver,
     read_pseudonym_secret,
 )
+from kpr_gateway.transform import corrections
 from kpr_gateway.transform.batcher import Batcher, BatchKey, PendingEvent
 from kpr_gateway.transform.errors import (
     BuildError,
+    CorrectionWaitsError,
     EventUnknownToLedgerError,
     LedgerDownError,
     UnknownTenantError,
@@ -69,6 +89,10 @@ from kpr_gateway.transform.rules import (
 )
 from kpr_gateway.transform.settings import TransformSettings
 
+_SETTLED: Final = frozenset(state.value for state in EventState) - {EventState.RECEIVED.value}
+"""Refusals that mean an earlier delivery settled the event already."""
+GATEWAY_VERSION: Final = f"KPR Gateway {version('kpr-gateway-transform')}"
+"""``versjonUt``: the program that wrote the message."""
 SERVICE_NAME = "transform"
 
 
@@ -77,6 +101,7 @@ class BatchLimits:
     max_events: int
     max_age_seconds: float
     prefetch: int
+    max_message_bytes: int = 1_000_000
 
 
 class Transform:
@@ -97,6 +122,11 @@ class Transform:
         self._rules = rules or default_rules()
         self._tracer = trace.get_tracer("kpr_gateway.transform", tracer_provider=tracer_provider)
         self._tenants = {tenant.id: tenant for tenant in tenants.tenants}
+        for tenant in tenants.tenants:
+            try:
+                tenant.require_reporting()
+            except TenancyError as exc:  # a start-up error naming the tenant, exit 2
+                raise TenantFileError(str(exc)) from exc
         self._registry = metrics.registry
         self._http_app: Starlette | None = None
         self._secrets = {tenant.id: read_pseudonym_secret(tenant) for tenant in tenants.tenants}
@@ -104,6 +134,9 @@ class Transform:
         self._bus = bus
         self._limits = limits
         self._clock = clock
+        # One commit at a time per municipality's chain (batches of several EPJ systems of one
+        # municipality share it); the ledger refuses a commit that does not continue the head.
+        self._chain_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._batcher = Batcher(
             self._flush,
             max_events=limits.max_events,
@@ -113,12 +146,15 @@ class Transform:
         self._events = metrics.counter(
             "events", "Events handled, by tenant and outcome.", ("tenant", "outcome")
         )
-        self._batches = metrics.counter("batches", "Batches committed, by tenant.", ("tenant",))
+        self._batches = metrics.counter(
+            "batches", "KPR messages committed, by tenant.", ("tenant",)
+        )
         self._findings = metrics.counter(
             "rule_findings",
             "Data-quality findings, by tenant, rule id and severity.",
             ("tenant", "rule", "severity"),
         )
+        self._resends = metrics.counter("resends", "KPR messages resent, by tenant.", ("tenant",))
 
     def register(self) -> None:
         self._bus.subscribe(queues.EVENTS, self.handle_chunk, prefetch=self._limits.prefetch)
@@ -130,10 +166,10 @@ class Transform:
         return self._http_app
 
     def serve_http(self, readiness: Readiness, drain: DrainState) -> None:
-        """Serve health, metrics and the operator's flush: ``POST /v1/flush[?tenant=<id>]``.
-
-        The flush sends what this replica holds now instead of waiting for max age; the
-        port is the service's internal one (no route from outside the cluster).
+        """Serve health, metrics and the operator's actions on the internal port (no route
+        from outside the cluster): ``POST /v1/flush[?tenant=<id>]`` sends what this replica
+        holds now instead of waiting for max age; ``POST /v1/resend?tenant=<id>&msg_id=<id>``
+        sends a message's notifications again, with their original numbers, in a new message.
         """
 
         async def flush(request: Request) -> Response:
@@ -144,10 +180,24 @@ class Transform:
             await self.flush(tenant_id)
             return JSONResponse({"flushed_events": pending})
 
+        async def resend(request: Request) -> Response:
+            tenant_id = request.query_params.get("tenant", "")
+            msg_id = request.query_params.get("msg_id", "")
+            if tenant_id not in self._tenants:
+                return JSONResponse({"error": f"unknown tenant {tenant_id}"}, status_code=404)
+            try:
+                new_msg_id = await self.resend(tenant_id, uuid.UUID(msg_id))
+            except ValueError:
+                return JSONResponse({"error": "msg_id is not a UUID"}, status_code=400)
+            except (ResendRefusedError, UnknownMessageError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+            return JSONResponse({"msg_id": msg_id, "resent_as": str(new_msg_id)})
+
         self._http_app = Starlette(
             routes=[
                 *health_routes(readiness, self._registry, shutdown=drain),
                 Route("/v1/flush", flush, methods=["POST"]),
+                Route("/v1/resend", resend, methods=["POST"]),
             ]
         )
 
@@ -165,38 +215,25 @@ class Transform:
             raise UnknownTenantError(f"chunk {chunk.chunk_id} names unknown tenant")
         settled: dict[EventState, list[str]] = defaultdict(list)
         reasons: dict[str, list[RejectionReason]] = {}
-        to_batch: dict[str, list[PendingEvent]] = {}
+        to_batch: dict[BatchKey, list[PendingEvent]] = {}
         span_context = trace.get_current_span().get_span_context()
         # traceparent -> its span: a chunk's events mostly share a few requests' spans.
         own_spans: dict[str, SpanContext] = {}
+        originals = await self._originals(tenant.id, chunk.events)
+        earlier: dict[uuid.UUID, tuple[Notification, EventState | None]] = {}
         for accepted in chunk.events:
+            event = accepted.event
             event_id = str(accepted.event_id)
-            try:
-                event = KttEvent.model_validate(accepted.event)
-            except ValidationError as exc:
-                settled[EventState.REJECTED_INVALID].append(event_id)
-                reasons[event_id] = [
-                    RejectionReason(rule="event-format", field=e["field"], reason=e["reason"])
-                    for e in describe_errors(exc)
-                ]
-                self._findings.labels(
-                    tenant=tenant.id, rule="event-format", severity="reject"
-                ).inc()
-                continue
-            verdict = self._rules.check(event, tenant)
-            for finding in verdict.findings:
-                self._findings.labels(
-                    tenant=tenant.id, rule=finding.rule, severity=finding.severity.value
-                ).inc()
-            if verdict.state is None:
-                number = verdict.municipality_number or tenant.municipality_number
+            state, why = self._judge(tenant, event, originals, earlier)
+            earlier[event.event_id] = (event, state)
+            if state is None:
+                profile = self._profile(tenant, accepted.client_id)
+                key: BatchKey = (tenant.id, event.municipality_number, profile)
                 span = _event_span(accepted, span_context, own_spans)
-                to_batch.setdefault(number, []).append(
-                    PendingEvent(accepted, event, span, event_id)
-                )
+                to_batch.setdefault(key, []).append(PendingEvent(accepted, event, span, event_id))
             else:
-                settled[verdict.state].append(event_id)
-                reasons[event_id] = verdict.reasons
+                settled[state].append(event_id)
+                reasons[event_id] = list(why)
         for state, event_ids in settled.items():
             try:
                 await self._ledger.settle_events(
@@ -205,15 +242,50 @@ class Transform:
             except LedgerError as exc:
                 raise LedgerDownError(str(exc)) from exc
             self._events.labels(tenant=tenant.id, outcome=state.value).inc(len(event_ids))
-        await asyncio.gather(
-            *(
-                self._batcher.add((tenant.id, municipality_number), items)
-                for municipality_number, items in to_batch.items()
-            )
-        )
+        await asyncio.gather(*(self._batcher.add(key, items) for key, items in to_batch.items()))
+
+    def _judge(
+        self,
+        tenant: Tenant,
+        event: Notification,
+        originals: dict[str, OriginalInfo],
+        earlier: dict[uuid.UUID, tuple[Notification, EventState | None]],
+    ) -> tuple[EventState | None, Sequence[RejectionReason]]:
+        verdict = self._rules.check(event, tenant)
+        for finding in verdict.findings:
+            self._findings.labels(
+                tenant=tenant.id, rule=finding.rule, severity=finding.severity.value
+            ).inc()
+        if verdict.state is not None:
+            return verdict.state, verdict.reasons
+        if event.corrects is None:
+            return None, ()
+        judged = corrections.judge(event, originals, earlier)
+        for reason in judged.reasons:
+            self._findings.labels(tenant=tenant.id, rule=reason.rule, severity="reject").inc()
+        return judged.state, judged.reasons
+
+    async def _originals(
+        self, tenant_id: str, events: Sequence[AcceptedEvent]
+    ) -> dict[str, OriginalInfo]:
+        wanted = corrections.originals_to_look_up(a.event for a in events)
+        if not wanted:
+            return {}
+        try:
+            return dict(await self._ledger.originals(tenant_id, wanted))
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+
+    def _profile(self, tenant: Tenant, client_id: str | None) -> MeldingProfile:
+        try:
+            return tenant.melding_profile(client_id)
+        except TenancyError:
+            # A client no longer in the tenants file: its events go under the tenant's
+            # default EPJ system (require_reporting made sure there is one).
+            return tenant.melding_profile(None)
 
     async def _flush(self, key: BatchKey, items: Sequence[PendingEvent]) -> None:
-        tenant_id, municipality_number = key
+        tenant_id, municipality_number, profile = key
         tenant = self._tenants[tenant_id]
         unique = list({item.event_id: item for item in items}.values())
         # One link per distinct span (SpanContext itself is not hashable: its TraceState isn't)
@@ -231,74 +303,195 @@ class Transform:
             links=[Link(c) for c in contexts[1:]],
             attributes={"kprgw.tenant": tenant_id, "kprgw.batch.events": len(unique)},
         ):
-            await self._commit_and_publish(tenant, municipality_number, unique)
+            lock = self._chain_locks.setdefault((tenant_id, municipality_number), asyncio.Lock())
+            async with lock:
+                await self._commit_and_publish(tenant, municipality_number, profile, unique)
 
     async def _commit_and_publish(
-        self, tenant: Tenant, municipality_number: str, items: list[PendingEvent]
+        self,
+        tenant: Tenant,
+        municipality_number: str,
+        profile: MeldingProfile,
+        items: list[PendingEvent],
     ) -> None:
+        """Number, build, commit and publish, message by message; on a refused commit, drop
+        (or fail) the refused events and number what is left again from the ledger's head."""
         while items:
-            shipments = await asyncio.to_thread(self._build, tenant, municipality_number, items)
-            event_ids = [item.event_id for item in items]
-            try:
-                commit = await self._ledger.commit_batch(
-                    tenant.id,
-                    batch_id=shipments.batch_id,
-                    event_ids=event_ids,
-                    messages=[BatchMessage(s.msg_id, s.msg_type, s.document) for s in shipments],
-                    trace_id=current_trace_id(),
-                    traceparent=current_traceparent(),
-                )
-            except LedgerError as exc:
-                raise LedgerDownError(str(exc)) from exc
-            if commit.committed:
-                await self._publish(
-                    tenant.id, shipments.batch_id, [i.accepted.event_id for i in items], shipments
-                )
-                self._batches.labels(tenant=tenant.id).inc()
-                self._events.labels(tenant=tenant.id, outcome="batched").inc(len(items))
-                return
-            # Some events were settled by an earlier delivery of their chunk: make sure what
-            # that delivery built is published, and batch the rest again.
-            await self._republish_unsent(tenant.id, list(commit.refused))
-            for item in items:
-                state = commit.refused.get(item.event_id)
-                if state == "missing":
-                    item.fail(
-                        EventUnknownToLedgerError(f"event {item.event_id} is not in the ledger")
+            order = corrections.in_chain_order([item.event for item in items])
+            items = [items[i] for i in order]
+            head = await self._chain_head(tenant.id, municipality_number)
+            messages = await asyncio.to_thread(
+                self._build, tenant, municipality_number, profile, head, items
+            )
+            by_id = {item.event_id: item for item in items}
+            done: set[str] = set()
+            for message in messages:
+                part = [by_id[str(n.notification.event_id)] for n in message.numbered]
+                commit = await self._commit(tenant.id, municipality_number, head, message)
+                if commit.committed:
+                    await self._publish_daily(tenant.id, message)
+                    self._batches.labels(tenant=tenant.id).inc()
+                    self._events.labels(tenant=tenant.id, outcome="batched").inc(len(part))
+                    for item in part:
+                        item.succeed()
+                    done.update(item.event_id for item in part)
+                    last = message.numbered[-1]
+                    head = ChainHead(last.seq, last.notification.event_id)
+                    continue
+                if commit.refused:
+                    await self._settle_refused(tenant.id, part, commit.refused)
+                    done.update(commit.refused)
+                break  # the chain moved or events were refused: number the rest again
+            items = [item for item in items if item.event_id not in done]
+
+    async def _chain_head(self, tenant_id: str, municipality_number: str) -> ChainHead:
+        try:
+            return await self._ledger.chain_head(tenant_id, municipality_number)
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+
+    async def _commit(
+        self, tenant_id: str, municipality_number: str, head: ChainHead, message: DailyMessage
+    ) -> BatchCommit:
+        links = [
+            ChainLink(
+                event_id=str(n.notification.event_id),
+                seq=n.seq,
+                previous=str(n.previous),
+                status=n.notification.status.value,
+                corrects=str(n.notification.corrects) if n.notification.corrects else None,
+            )
+            for n in message.numbered
+        ]
+        shipment = message.shipment
+        try:
+            return await self._ledger.commit_batch(
+                tenant_id,
+                batch_id=str(message.batch_id),
+                event_ids=[link.event_id for link in links],
+                messages=[
+                    BatchMessage(
+                        str(shipment.msg_id),
+                        shipment.msg_type,
+                        shipment.document,
+                        kpr_document=message.kpr_document,
                     )
-                elif state is not None:
-                    item.succeed()
-            items = [i for i in items if i.event_id not in commit.refused]
+                ],
+                trace_id=current_trace_id(),
+                traceparent=current_traceparent(),
+                chain=ChainCommit(municipality=municipality_number, expected=head, links=links),
+            )
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+
+    async def _settle_refused(
+        self, tenant_id: str, part: list[PendingEvent], refused: dict[str, str]
+    ) -> None:
+        """Events the commit refused: settled by an earlier delivery (publish what it built),
+        unknown to the ledger (parked), or a correction whose original is not numbered yet
+        (its chunk is retried later)."""
+        await self._republish_unsent(tenant_id, list(refused))
+        for item in part:
+            state = refused.get(item.event_id)
+            if state == "missing":
+                item.fail(EventUnknownToLedgerError(f"event {item.event_id} is not in the ledger"))
+            elif state == "original_not_sent":
+                item.fail(
+                    CorrectionWaitsError(
+                        f"event {item.event_id} corrects an original not numbered yet"
+                    )
+                )
+            elif state in _SETTLED:
+                item.succeed()
+            elif state is not None:  # a refusal this code does not know: never acked blindly
+                item.fail(BuildError(f"event {item.event_id} refused by the ledger: {state}"))
 
     def _build(
-        self, tenant: Tenant, municipality_number: str, items: list[PendingEvent]
-    ) -> Shipments:
+        self,
+        tenant: Tenant,
+        municipality_number: str,
+        profile: MeldingProfile,
+        head: ChainHead,
+        items: list[PendingEvent],
+    ) -> list[DailyMessage]:
         try:
-            return build_shipments(
+            numbered, _ = number(head, (item.event for item in items), self._secrets[tenant.id])
+            return build_daily_messages(
+                header=MeldingHeader(
+                    municipality_number=municipality_number,
+                    system=profile.system,
+                    gateway_version=GATEWAY_VERSION,
+                    contacts=profile.contacts,
+                ),
+                numbered=numbered,
                 sender=tenant.sender_organisation(),
                 receiver=kpr_receiver(tenant.environment),
-                municipality_number=municipality_number,
-                reporter_org_number=tenant.org_number,
-                events=[item.event for item in items],
-                tenant_secret=self._secrets[tenant.id],
                 now=self._clock(),
+                max_bytes=self._limits.max_message_bytes,
             )
         except MessagesError as exc:
             raise BuildError(f"batch for tenant {tenant.id} cannot be built: {exc}") from exc
 
-    async def _publish(
-        self, tenant_id: str, batch_id: str, event_ids: list[uuid.UUID], shipments: Shipments
-    ) -> None:
-        await self._publish_all(
-            _built_message(
+    async def resend(self, tenant_id: str, msg_id: uuid.UUID) -> uuid.UUID:
+        """Send a message's notifications again, as they were (same numbers), in a new
+        KPR_IPL with a new MsgId; the ledger records it as a resend of the first."""
+        tenant = self._tenants[tenant_id]
+        try:
+            record = await self._ledger.get_message(tenant_id, str(msg_id))
+            kpr_document = await self._ledger.kpr_document(tenant_id, str(msg_id))
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+        if record is None or kpr_document is None:
+            raise UnknownMessageError(f"tenant {tenant_id}: no resendable message {msg_id}")
+        new_msg_id = uuid.uuid4()
+        shipment = build_shipment(
+            sender=tenant.sender_organisation(),
+            receiver=kpr_receiver(tenant.environment),
+            melding=parse_xml(kpr_document),
+            msg_id=new_msg_id,
+            now=self._clock(),
+        )
+        try:
+            await self._ledger.resend_message(
                 tenant_id,
-                msg_id=s.msg_id,
-                msg_type=s.msg_type,
-                batch_id=batch_id,
-                event_ids=event_ids,
-                document=s.document,
+                str(msg_id),
+                new_msg_id=str(new_msg_id),
+                document=shipment.document,
+                trace_id=current_trace_id(),
+                traceparent=current_traceparent(),
             )
-            for s in shipments
+        except ResendRefusedError:
+            raise
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+        await self._publish_all(
+            [
+                _built_message(
+                    tenant_id,
+                    msg_id=str(new_msg_id),
+                    msg_type=shipment.msg_type,
+                    batch_id=record.batch_id,
+                    event_ids=[uuid.UUID(e) for e in record.event_ids],
+                    document=shipment.document,
+                )
+            ]
+        )
+        self._resends.labels(tenant=tenant_id).inc()
+        return new_msg_id
+
+    async def _publish_daily(self, tenant_id: str, message: DailyMessage) -> None:
+        shipment = message.shipment
+        await self._publish_all(
+            [
+                _built_message(
+                    tenant_id,
+                    msg_id=str(shipment.msg_id),
+                    msg_type=shipment.msg_type,
+                    batch_id=str(message.batch_id),
+                    event_ids=[n.notification.event_id for n in message.numbered],
+                    document=shipment.document,
+                )
+            ]
         )
 
     async def _republish_unsent(self, tenant_id: str, event_ids: list[str]) -> None:
@@ -363,8 +556,9 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
             max_events=settings.max_batch_events,
             max_age_seconds=settings.max_batch_age_seconds,
             prefetch=settings.prefetch,
+            max_message_bytes=settings.max_message_bytes,
         ),
-        rules=RuleSet(test_persons=test_persons),
+        rules=RuleSet(test_persons=test_persons, reported_service_types=settings.reported_types()),
     )
     transform.serve_http(context.readiness, context.drain)
     return transform

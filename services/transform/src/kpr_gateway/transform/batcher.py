@@ -1,7 +1,8 @@
 """Groups a tenant's events into batches: flush at max events, at max age, or on request.
 
-A batch is keyed by tenant and municipality number: after a municipal reform an event may
-be reported under the number valid on its date, and one KPR document has one number.
+A batch is keyed by tenant, municipality number and EPJ system: one KPR message has one
+municipality (``Kommune``) and names one EPJ system (``leverandor``, ``navnEPJ``,
+``versjonEPJ``).
 
 A chunk's handler waits until every one of its events is in a committed batch, so the
 chunk is acknowledged only after its events are in the ledger and on the next queue. A
@@ -17,8 +18,9 @@ from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.pipeline.contracts import AcceptedEvent
+from kpr_gateway.tenancy import MeldingProfile
 
 _log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ _log = logging.getLogger(__name__)
 @dataclass(slots=True, eq=False)
 class PendingEvent:
     accepted: AcceptedEvent
-    event: KttEvent
+    event: Notification
     span_context: trace.SpanContext
     event_id: str
     """``str(accepted.event_id)``, kept: batches key and list events by it."""
@@ -77,8 +79,8 @@ class _Waiter:
             self.future.set_exception(exc)
 
 
-BatchKey = tuple[str, str]
-"""(tenant id, municipality number)."""
+BatchKey = tuple[str, str, MeldingProfile]
+"""(tenant id, municipality number, the EPJ system and contacts its messages name)."""
 
 Flush = Callable[[BatchKey, Sequence[PendingEvent]], Awaitable[None]]
 

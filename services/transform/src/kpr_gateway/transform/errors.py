@@ -21,3 +21,8 @@ class BuildError(TransformError, PermanentError):
 
 class LedgerDownError(TransformError, TransientError):
     """The ledger could not be reached: retried with backoff."""
+
+
+class CorrectionWaitsError(TransformError, TransientError):
+    """A correction arrived before its original was numbered: retried later, so that it is
+    numbered (and sent) after its original, never before."""

@@ -83,7 +83,9 @@ class NumberedNotification:
     patient_guid: UUID
 
 
-def build_melding(header: MeldingHeader, notifications: Sequence[NumberedNotification]) -> etree._Element:
+def build_melding(
+    header: MeldingHeader, notifications: Sequence[NumberedNotification]
+) -> etree._Element:
     """The ``Melding``: the notifications in the order given, which must be the chain's."""
     _check_chain(header, notifications)
     parts = [_open(header)]
@@ -119,9 +121,13 @@ def _check_chain(header: MeldingHeader, notifications: Sequence[NumberedNotifica
         seen.add(notification.event_id)
         if item.seq < 1:
             raise KprDocumentError(f"notification {position} has sequence number {item.seq}")
+        if item.previous == notification.event_id:
+            raise KprDocumentError(f"notification {position} names itself as the one before it")
         if before is None:
-            if item.seq == 1 and item.previous != GUID_EMPTY:
-                raise KprDocumentError("the first notification of a chain follows Guid.Empty")
+            if (item.seq == 1) != (item.previous == GUID_EMPTY):
+                raise KprDocumentError(
+                    "the first notification of a chain, and only that one, follows Guid.Empty"
+                )
         elif item.seq != before.seq + 1 or item.previous != before.notification.event_id:
             raise KprDocumentError(
                 f"notification {position} does not follow the one before it in the chain"
@@ -195,8 +201,9 @@ def _parser() -> etree.XMLParser:
 def _checked(text: str) -> etree._Element:
     try:
         root = etree.fromstring(text.encode(), _parser())
-    except etree.XMLSyntaxError as exc:
-        # The only way here is a character XML cannot carry (libxml2 names its code point).
+    except (etree.XMLSyntaxError, UnicodeEncodeError) as exc:
+        # The only way here is a character XML cannot carry (libxml2 names its code point;
+        # a lone surrogate cannot even be encoded).
         raise KprDocumentError("a value of the message cannot be written as XML") from exc
     validate_document(root)
     return root

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Self
 from uuid import UUID
 
@@ -45,7 +45,10 @@ from kpr_gateway.messages.iplos_kpr.codes import (
 )
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATETIME_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# A key with six digits could hold a birth date or a national id ("fnr_14834812410").
+_DIGITS_IN_NAME = re.compile(r"(?:[^0-9]*[0-9]){6}")
 # Belt and braces: no run of 11 digits survives into an error text.
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11,}")
 # A national id written into a text field, also as 6+5 digits with any separator.
@@ -56,7 +59,9 @@ NATIONAL_ID_IN_TEXT: Final = re.compile(
 )
 # Errors of a model validator have no location: their text starts with the field's name.
 _NAMED_REASON = re.compile(r"^([a-z_]{1,40}): (.+)$", re.DOTALL)
-_TEXT: Final = re.compile(r"[^\x00-\x1f\x7f]*")
+# No control characters, and nothing XML cannot carry (surrogates, U+FFFE, U+FFFF): such a
+# value would pass here and then fail its whole batch when the message is built.
+_TEXT: Final = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]*")
 _ID_FORMS: Final[Mapping[IdType, tuple[re.Pattern[str], str]]] = {
     IdType.FODSELSNUMMER: (re.compile("[0-9]{11}"), "national_id: a fødselsnummer is 11 digits"),
     IdType.D_NUMMER: (re.compile("[0-9]{11}"), "national_id: a D-nummer is 11 digits"),
@@ -79,6 +84,17 @@ def _iso_date_only(value: object) -> object:
     raise PydanticCustomError("date_format", "must be a date written YYYY-MM-DD")
 
 
+def _iso_datetime_only(value: object) -> object:
+    # As for dates: a number or a digit string would be read as a Unix timestamp.
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATETIME_START.match(value):
+        return value
+    raise PydanticCustomError(
+        "datetime_format", "must be a date and time written YYYY-MM-DDTHH:MM:SS with its offset"
+    )
+
+
 def _plain_text(max_length: int) -> Any:
     def check(value: object) -> object:
         if not isinstance(value, str):
@@ -87,7 +103,8 @@ def _plain_text(max_length: int) -> Any:
             raise PydanticCustomError("text_length", f"must be 1 to {max_length} characters")
         if value != value.strip() or not _TEXT.fullmatch(value):
             raise PydanticCustomError(
-                "text_form", "no control characters, no leading or trailing space"
+                "text_form",
+                "no control or non-XML characters, no leading or trailing space",
             )
         if NATIONAL_ID_IN_TEXT.search(value):
             raise PydanticCustomError(
@@ -99,6 +116,7 @@ def _plain_text(max_length: int) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_only)]
 OrgNumber = Annotated[str, Field(pattern=r"^[0-9]{9}$")]
 MunicipalityNumber = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
 
@@ -114,9 +132,7 @@ class _Strict(BaseModel):
         names = _FIELD_NAMES[cls.__name__]
         if isinstance(data, Mapping) and not data.keys() <= names:
             unknown = [key for key in data if key not in names]
-            shown = sorted(
-                key for key in unknown if isinstance(key, str) and _FIELD_NAME.fullmatch(key)
-            )
+            shown = sorted(key for key in unknown if isinstance(key, str) and _shown_name(key))
             parts = [", ".join(shown)] if shown else []
             if len(unknown) > len(shown):
                 parts.append(f"{len(unknown) - len(shown)} more not shown")
@@ -210,7 +226,7 @@ class Notification(_Strict):
         examples=["21"],
     )
     event_date: IsoDate = Field(description="hendelseDato: the day the event happened.")
-    registered_at: AwareDatetime = Field(
+    registered_at: IsoDateTime = Field(
         description=(
             "hendelseRegTid: when the event (or its correction) was registered in the EPJ, "
             "with its UTC offset, e.g. 2026-01-05T10:15:00+01:00."
@@ -249,6 +265,28 @@ class Notification(_Strict):
             raise PydanticCustomError("unknown_service_type", "not a code of kodeverk 9151")
         return value
 
+    @field_validator("event_id")
+    @classmethod
+    def _not_guid_empty(cls, value: UUID) -> UUID:
+        # Guid.Empty stands for "no notification before" in the chain: the notification
+        # after one with this id would read as the first of its municipality.
+        if value.int == 0:
+            raise PydanticCustomError("guid_empty", "must not be the nil UUID (Guid.Empty)")
+        return value
+
+    @field_validator("registered_at")
+    @classmethod
+    def _writable_in_utc(cls, value: datetime) -> datetime:
+        # The message carries it in UTC; at the ends of the calendar the offset would push it
+        # out of range (0001-01-01T00:15:00+01:00) and fail the batch when it is built.
+        try:
+            value.astimezone(UTC)
+        except OverflowError as exc:
+            raise PydanticCustomError(
+                "datetime_range", "must lie within the years 1 to 9999 in UTC"
+            ) from exc
+        return value
+
     @field_validator("status")
     @classmethod
     def _status_in_use(cls, value: NotificationStatus) -> NotificationStatus:
@@ -271,7 +309,9 @@ class Notification(_Strict):
                 "corrects_not_allowed", "corrects: only a correction (M or C) names an original"
             )
         if self.corrects is not None and self.corrects == self.event_id:
-            raise PydanticCustomError("corrects_self", "corrects: a notification cannot correct itself")
+            raise PydanticCustomError(
+                "corrects_self", "corrects: a notification cannot correct itself"
+            )
         if self.kind.requires_provider and self.provider_org_number is None:
             raise PydanticCustomError(
                 "provider_missing", "provider_org_number: required for provider_changed"
@@ -314,6 +354,10 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
 _PYDANTIC_TYPES: Final = frozenset({"value_error", "assertion_error"})
 
 
+def _shown_name(key: str) -> bool:
+    return _FIELD_NAME.fullmatch(key) is not None and _DIGITS_IN_NAME.match(key) is None
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
@@ -321,6 +365,6 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
             path += f"[{part}]"
         else:
             # A location part can be a key the client sent; show only field-like names.
-            name = part if _FIELD_NAME.fullmatch(part) else "<field>"
+            name = part if _shown_name(part) else "<field>"
             path += f".{name}" if path else name
     return path or "(event)"

@@ -16,12 +16,19 @@ from lxml import etree
 
 from kpr_gateway.messages.iplos_kpr.codes import KIND_OF_ELEMENT, EventKind
 from kpr_gateway.messages.iplos_kpr.errors import KprDocumentError
-from kpr_gateway.messages.iplos_kpr.xsd import MELDING_TAG, NAMESPACE, parse_document, qname, validate_document
+from kpr_gateway.messages.iplos_kpr.xsd import (
+    MELDING_TAG,
+    NAMESPACE,
+    parse_document,
+    qname,
+    validate_document,
+)
 from kpr_gateway.messages.xsdtime import parse_datetime
 
 _NOTIFICATION = qname("Notifikasjon")
 _CONTACT = qname("Kontaktperson")
 _MUNICIPALITY = qname("Kommune")
+_PERSON = qname("Bruker")
 _PREFIX_LENGTH = len(NAMESPACE) + 2
 _OUT_OF_RANGE = "a date, time or number in the document is out of the supported range"
 
@@ -130,7 +137,10 @@ def _notification(element: etree._Element) -> ParsedNotification:
     kind = KIND_OF_ELEMENT.get(str(event.tag)[_PREFIX_LENGTH:])
     if kind is None:
         raise KprDocumentError("a notification carries an unknown event")
-    bruker = event[0]
+    # By name, not position: a comment or processing instruction may stand before it.
+    bruker = event.find(_PERSON)
+    if bruker is None:
+        raise KprDocumentError("an event carries no Bruker")
     seq_text = element.get("notifikasjonLopeNr", "").strip()
     if not seq_text.isascii() or not seq_text.isdigit():
         raise KprDocumentError("notifikasjonLopeNr is not a whole number")

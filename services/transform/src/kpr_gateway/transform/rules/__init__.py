@@ -1,8 +1,10 @@
-"""Data-quality rules applied to every event before anything leaves (DESIGN.md section 6).
+"""Data-quality rules applied to every notification before anything leaves (DESIGN.md
+section 6).
 
 Each rule has an id, a severity and a reason in Norwegian and English (``catalogue``);
 reasons name fields, codes and dates, never personal data. ``RuleSet.check`` runs them all
-and says whether the event is sent, suppressed (a test person) or rejected.
+on a ``Notification`` and says whether it is sent, suppressed (a test person), rejected, or
+kept as not reportable (a service type this release does not report).
 """
 
 from kpr_gateway.transform.rules.catalogue import RULES, RULES_BY_ID
@@ -13,8 +15,8 @@ from kpr_gateway.transform.rules.municipalities import (
     MunicipalityTable,
     load_municipalities,
 )
-from kpr_gateway.transform.rules.person_rules import KnownTestPersons, is_synthetic
 from kpr_gateway.transform.rules.ruleset import RuleSet, check_event, default_rules
+from kpr_gateway.transform.rules.testperson_rules import KnownTestPersons, is_synthetic
 
 __all__ = [
     "RULES",

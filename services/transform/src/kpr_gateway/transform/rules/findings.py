@@ -15,6 +15,9 @@ class Severity(StrEnum):
     """The event is not sent and needs no correction (a test person)."""
     WARN = "warn"
     """The event is sent; the finding is counted and shown by ``kprgw events check``."""
+    NOT_REPORTABLE = "not_reportable"
+    """The event is valid and kept, but of a service type this release does not report:
+    not sent, nothing for the EPJ to correct."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,7 @@ class Verdict:
     findings: tuple[Finding, ...]
     municipality_number: str | None = None
     """When the event is sent: the municipality number it is reported under, the one valid on
-    its decision date. It differs from the tenant's current number for an event dated before a
+    its event date. It differs from the tenant's current number for an event dated before a
     renumbering (finding ``municipality-earlier-number``)."""
 
     @property

@@ -1,8 +1,8 @@
 """Rules on the municipality number: valid on the event's date, and the tenant's own.
 
-The date is the decision date: the number names the municipality that made the decision,
-and a decision taken before a renumbering was taken under the number valid then, even when
-the service starts after it.
+The date is the event date (hendelseDato), the only date a notification has: an event that
+happened before a renumbering happened under the number valid then, and is reported under
+it, also when it is sent later (a backfill).
 
 A tenant has one current number. An event dated before a renumbering may carry the number
 valid then for the same municipality, or for one the tenant took over (the table's
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from kpr_gateway.messages.kpr_ktt_v1 import KttEvent
+from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.tenancy import Tenant
 from kpr_gateway.transform.rules.catalogue import (
     MUNICIPALITY_EARLIER_NUMBER,
@@ -31,10 +31,10 @@ class MunicipalityRules:
     def __init__(self, table: MunicipalityTable) -> None:
         self._table = table
 
-    def check(self, event: KttEvent, tenant: Tenant) -> tuple[tuple[Finding, ...], str | None]:
+    def check(self, event: Notification, tenant: Tenant) -> tuple[tuple[Finding, ...], str | None]:
         """The findings, and the number the event is reported under (None if refused)."""
         number = event.municipality_number
-        day = event.decision_date
+        day = event.event_date
         periods = self._table.periods(number)
         if not periods:
             return (_unknown(number),), None
@@ -56,11 +56,11 @@ class MunicipalityRules:
     ) -> Finding:
         ranges = [self._range(p) for p in periods]
         reason_nb = (
-            f"kommunenummer {periods[-1].describe()} gjaldt ikke på vedtaksdatoen "
+            f"kommunenummer {periods[-1].describe()} gjaldt ikke på hendelsesdatoen "
             f"{day.isoformat()}; det gjaldt {', '.join(nb for nb, _ in ranges)}"
         )
         reason_en = (
-            f"municipality number {periods[-1].describe()} was not in use on the decision date "
+            f"municipality number {periods[-1].describe()} was not in use on the event date "
             f"{day.isoformat()}; it was valid {', '.join(en for _, en in ranges)}"
         )
         if periods[0].number in lineage:
@@ -100,9 +100,9 @@ class MunicipalityRules:
     def _earlier_number(self, period: MunicipalityPeriod, tenant: Tenant, day: date) -> Finding:
         own = self._describe_number(tenant.municipality_number)
         return MUNICIPALITY_EARLIER_NUMBER.finding(
-            reason_nb=f"vedtaket fra {day.isoformat()} rapporteres med kommunenummer "
+            reason_nb=f"hendelsen fra {day.isoformat()} rapporteres med kommunenummer "
             f"{period.describe()}, som gjaldt da; kommunens nummer nå er {own}",
-            reason_en=f"the decision of {day.isoformat()} is reported under municipality number "
+            reason_en=f"the event of {day.isoformat()} is reported under municipality number "
             f"{period.describe()}, valid then; the municipality's number now is {own}",
         )
 

@@ -1,27 +1,37 @@
-"""Rules on the person: test persons are never sent; real ids pass their check digits.
+"""Rules on the person's id, by its type (kodeverk 9032): real ids pass their check digits
+and carry a real date; types without a KPR-ID are sent with a warning.
 
-KttEvent has already checked the form (exactly 11 digits).
+The ``Person`` model has already checked the form: 11 digits for types 1, 2 and 3, six for
+9, twelve for 10.
+
+- 1 fødselsnummer and 2 D-nummer (day + 40): both mod-11 check digits and a real birth date
+  (python-stdnum's rules, with a fast path for the valid ones); an FH number (first digit 8
+  or 9) is refused, it is no person's fødselsnummer.
+- 3 H-nummer: both mod-11 check digits and the month raised by 40 (its defining form). Its
+  date part is not held to a real birth date: a hospital assigns one when the birth date
+  may be unknown.
+- 9 annet: the birth date as ddmmyy, a real date in the 1900s or 2000s (so one in the past).
+- 10 DUF-nummer: twelve digits, no further check. UDI publishes no check-digit algorithm,
+  and HL7 Norway's naming system for it (OID 2.16.578.1.12.4.1.4.5) defines only the twelve
+  digits; a rule we cannot cite could refuse real persons.
 """
 
 from __future__ import annotations
 
-import hashlib
 import operator
-import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 from datetime import date
-from pathlib import Path
+from types import MappingProxyType
 
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.no import fodselsnummer
 
+from kpr_gateway.messages.iplos_kpr import IdType, Person
 from kpr_gateway.transform.rules.catalogue import (
     NATIONAL_ID_BIRTH_DATE,
     NATIONAL_ID_CHECK_DIGITS,
-    TEST_PERSON,
-    TEST_PERSON_LISTED,
+    NO_KPR_ID,
 )
-from kpr_gateway.transform.rules.errors import RulesConfigError
 from kpr_gateway.transform.rules.findings import Finding
 
 # The mod-11 weights of the two check digits (zip-like map stops at the shorter sequence).
@@ -29,95 +39,108 @@ _K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 _K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
 
-def is_synthetic(national_id: str) -> bool:
-    """A synthetic test id: the month digits raised by 40 (NAV's Dolly) or 80 (Skatteetaten's
-    Tenor). Such numbers never belong to a real person.
-
-    A month raised by 40 is also the form of a hospital's H-number (hjelpenummer), which
-    identifies no one KPR knows either: never sent, like a test person.
-    """
-    month = int(national_id[2:4])
-    return 41 <= month <= 52 or 81 <= month <= 92
+def check_national_id(person: Person) -> Finding | None:
+    """The id's check digits and date, by its type."""
+    return _CHECKS[person.id_type](person.national_id)
 
 
-class KnownTestPersons:
-    """A tenant's configured test persons, held as keyed hashes: no plain id stays in memory.
-
-    The key is random per process, so the hashes are useless outside it.
-    """
-
-    def __init__(self, national_ids: Iterable[str]) -> None:
-        self._key = secrets.token_bytes(32)
-        self._digests = frozenset(self._digest(n) for n in national_ids)
-
-    def __contains__(self, national_id: object) -> bool:
-        return isinstance(national_id, str) and self._digest(national_id) in self._digests
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
-    def _digest(self, national_id: str) -> bytes:
-        return hashlib.blake2b(national_id.encode(), key=self._key, digest_size=16).digest()
-
-    @classmethod
-    def from_file(cls, path: Path) -> KnownTestPersons:
-        """One national id per line; blank lines and ``#`` comments are skipped."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RulesConfigError(f"{path}: test person list cannot be read") from exc
-        ids = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            value = line.strip()
-            if not value or value.startswith("#"):
-                continue
-            if len(value) != 11 or not value.isascii() or not value.isdigit():
-                raise RulesConfigError(f"{path}: line {number} is not an 11-digit national id")
-            ids.append(value)
-        return cls(ids)
+def check_kpr_id(person: Person) -> Finding | None:
+    """A warning for an id type that gives the person no KPR-ID (3 and 9): the register
+    accepts the event and reports the missing id back to the municipality as a shortcoming."""
+    if person.id_type.gives_kpr_id:
+        return None
+    code = int(person.id_type)
+    return NO_KPR_ID.finding(
+        reason_nb=f"id-type {code} ({person.id_type.name_nb}) gir ikke personen en KPR-ID: "
+        "hendelsen sendes, men registeret melder det tilbake som en mangel; "
+        "send en korreksjon (M) med fødselsnummer, D-nummer eller DUF-nummer når det finnes",
+        reason_en=f"id type {code} ({person.id_type.name_nb}) gives the person no KPR-ID: the "
+        "event is sent, but the register reports it back as a shortcoming; send a correction "
+        "(M) with a fødselsnummer, D-nummer or DUF-nummer once there is one",
+    )
 
 
-def check_test_person(national_id: str, listed: KnownTestPersons | None) -> Finding | None:
-    if is_synthetic(national_id):
-        return TEST_PERSON.finding(
-            reason_nb="syntetisk fødselsnummer (måneden er økt med 40 eller 80): "
-            "en testperson sendes aldri til KPR",
-            reason_en="synthetic national id (month raised by 40 or 80): "
-            "a test person is never sent to KPR",
-        )
-    if listed is not None and national_id in listed:
-        return TEST_PERSON_LISTED.finding(
-            reason_nb="personen står på kommunens liste over testpersoner og sendes aldri til KPR",
-            reason_en="the person is on the municipality's list of test persons "
-            "and is never sent to KPR",
-        )
-    return None
-
-
-def check_national_id(national_id: str) -> Finding | None:
+def check_fodselsnummer(national_id: str) -> Finding | None:
     """Fødselsnummer and D-number (day + 40): both check digits and a real birth date."""
     if national_id[0] in "89":
         return NATIONAL_ID_BIRTH_DATE.finding(
-            reason_nb="et FH-nummer (felles hjelpenummer) kan ikke rapporteres; "
-            "KPR trenger fødselsnummer eller D-nummer",
-            reason_en="an FH number (common auxiliary number) cannot be reported; "
-            "KPR needs a fødselsnummer or D-number",
+            reason_nb="et FH-nummer (felles hjelpenummer) kan ikke rapporteres som "
+            "fødselsnummer eller D-nummer",
+            reason_en="an FH number (common auxiliary number) cannot be reported as a "
+            "fødselsnummer or D-number",
         )
     if _plainly_valid(national_id):
         return None
     try:
         fodselsnummer.validate(national_id)
     except InvalidChecksum:
-        return NATIONAL_ID_CHECK_DIGITS.finding(
-            reason_nb="fødselsnummeret eller D-nummeret har feil kontrollsiffer",
-            reason_en="the fødselsnummer or D-number has wrong check digits",
-        )
+        return _wrong_check_digits("fødselsnummeret eller D-nummeret", "fødselsnummer or D-number")
     except ValidationError:
         return NATIONAL_ID_BIRTH_DATE.finding(
             reason_nb="fødselsnummeret eller D-nummeret har ingen gyldig fødselsdato",
             reason_en="the fødselsnummer or D-number does not carry a real birth date",
         )
     return None
+
+
+def check_h_number(national_id: str) -> Finding | None:
+    """H-nummer: both check digits, and the month raised by 40."""
+    if not _check_digits_valid([ord(c) - 48 for c in national_id]):
+        return _wrong_check_digits("H-nummeret", "H-nummer")
+    if not 41 <= int(national_id[2:4]) <= 52:
+        return NATIONAL_ID_BIRTH_DATE.finding(
+            reason_nb="et H-nummer har måneden økt med 40 (41-52); dette har det ikke",
+            reason_en="an H-nummer has its month raised by 40 (41-52); this one has not",
+        )
+    return None
+
+
+def check_birth_date(national_id: str) -> Finding | None:
+    """Id type 9: the birth date as ddmmyy, a real date in the 1900s or the 2000s.
+
+    Read in the century that puts it in the past, it is never in the future: the 1900s
+    reading exists whenever the 2000s one does, except 29 February 2000, which is past.
+    """
+    day, month, year = int(national_id[0:2]), int(national_id[2:4]), int(national_id[4:6])
+    for century in (1900, 2000):
+        try:
+            date(century + year, month, day)
+        except ValueError:
+            continue
+        return None
+    return NATIONAL_ID_BIRTH_DATE.finding(
+        reason_nb="id-type 9 (annet) er fødselsdatoen som ddmmåå; dette er ingen gyldig dato",
+        reason_en="id type 9 (annet) is the birth date as ddmmyy; this is no real date",
+    )
+
+
+def _no_check(national_id: str) -> Finding | None:
+    return None
+
+
+_CHECKS: Mapping[IdType, Callable[[str], Finding | None]] = MappingProxyType(
+    {
+        IdType.FODSELSNUMMER: check_fodselsnummer,
+        IdType.D_NUMMER: check_fodselsnummer,
+        IdType.H_NUMMER: check_h_number,
+        IdType.ANNET: check_birth_date,
+        IdType.DUF_NUMMER: _no_check,  # see the module's docstring
+    }
+)
+
+
+def _wrong_check_digits(the_id_nb: str, the_id_en: str) -> Finding:
+    return NATIONAL_ID_CHECK_DIGITS.finding(
+        reason_nb=f"{the_id_nb} har feil kontrollsiffer (modulus 11)",
+        reason_en=f"the {the_id_en} has wrong check digits (mod 11)",
+    )
+
+
+def _check_digits_valid(d: list[int]) -> bool:
+    """Both mod-11 check digits of the 11 digits ``d``."""
+    k1: int = (11 - sum(map(operator.mul, _K1_WEIGHTS, d))) % 11
+    k2: int = (11 - sum(map(operator.mul, _K2_WEIGHTS, d))) % 11
+    return k1 == d[9] and k2 == d[10]
 
 
 def _plainly_valid(national_id: str) -> bool:
@@ -132,9 +155,7 @@ def _plainly_valid(national_id: str) -> bool:
     if len(national_id) != 11 or not national_id.isascii() or not national_id.isdigit():
         return False
     d = [ord(c) - 48 for c in national_id]
-    k1 = (11 - sum(map(operator.mul, _K1_WEIGHTS, d))) % 11
-    k2 = (11 - sum(map(operator.mul, _K2_WEIGHTS, d))) % 11
-    if k1 != d[9] or k2 != d[10]:
+    if not _check_digits_valid(d):
         return False
     day = 10 * d[0] + d[1]
     month = 10 * d[2] + d[3]
