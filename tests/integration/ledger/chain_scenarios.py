@@ -1,4 +1,4 @@
-"""Chain scenarios (numbering, corrections, verify, resend), run against real Redis and fakeredis."""
+"""Chain scenarios (numbering, corrections, verify, resend) for real Redis and fakeredis."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def new_ids(count: int) -> list[str]:
 def links_after(
     head: ChainHead, event_ids: Sequence[str], corrects: dict[str, str] | None = None
 ) -> list[ChainLink]:
-    """Number ``event_ids`` after ``head`` as transform does; ``corrects``: correction -> original."""
+    """Number ``event_ids`` after ``head`` as transform does (``corrects``: M -> original)."""
     links, previous = [], str(head.guid)
     for offset, event_id in enumerate(event_ids, start=1):
         original = (corrects or {}).get(event_id)

@@ -81,7 +81,7 @@ async def test_competing_builders_leave_one_whole_chain(ledger: Ledger) -> None:
     report = await ledger.verify_chain(TENANT, OSLO, page=64)
     assert (report.ok, report.length, report.problem) == (True, 300, None)
     log = await ledger.redis.lrange(ledger.keys.chain_log(TENANT, OSLO), 0, -1)
-    assert [e.decode() for e in log] == committed
+    assert [e.decode() if isinstance(e, bytes) else e for e in log] == committed
     assert sorted(committed) == sorted(events)
     assert report.head == ChainHead(300, uuid.UUID(committed[-1]))
 
@@ -117,11 +117,11 @@ async def verify_peak(ledger: Ledger) -> int:
 
 
 async def test_verify_memory_does_not_grow_with_the_chain(ledger: Ledger) -> None:
-    await write_chain(ledger, 5_000)
+    await write_chain(ledger, 2_500)
     short = await verify_peak(ledger)
     await ledger.redis.delete(ledger.keys.chain_log(TENANT, OSLO))
-    await write_chain(ledger, 100_000)
+    await write_chain(ledger, 50_000)
     long = await verify_peak(ledger)
     # twenty times the links, about the same peak: one page at a time
     assert long < short * 1.5, (short, long)
-    assert (await ledger.verify_chain(TENANT, OSLO)).length == 100_000
+    assert (await ledger.verify_chain(TENANT, OSLO)).length == 50_000

@@ -157,7 +157,7 @@ def serving(double: IntakeDouble) -> Iterator[str]:
     def run() -> None:
         try:
             asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:
             failure.append(exc)
             started.set()
 
@@ -165,7 +165,7 @@ def serving(double: IntakeDouble) -> Iterator[str]:
     thread.start()
     started.wait(10)
     if failure or not port:
-        raise RuntimeError("the intake double did not start") from (failure or [None])[0]
+        raise RuntimeError("the intake double did not start") from (failure[0] if failure else None)
     try:
         yield f"http://127.0.0.1:{port[0]}"
     finally:

@@ -243,7 +243,9 @@ def test_answers_count_repeats_and_keep_reasons_without_values() -> None:
     )
     assert (read.sent, read.accepted, read.repeated) == (4, 2, 1)
     invalid, conflict = read.refusals
-    assert invalid.line == 12 and invalid.event_id is None
+    assert (conflict.line, conflict.event_id, conflict.status_code) == (13, event_id, 409)
+    assert invalid.line == 12
+    assert invalid.event_id is None
     assert invalid.reasons == (
         {"reason": "the event is not valid"},
         {"field": "person.national_id", "reason": "checked <digits> <- leaked"},

@@ -11,7 +11,12 @@ from typer.testing import CliRunner
 
 from kpr_gateway.cli.kpr import app
 from kpr_gateway.cli.xml import app as xml_app
-from kpr_gateway.messages.iplos_kpr import GUID_EMPTY, ParsedMelding, parse_melding
+from kpr_gateway.messages.iplos_kpr import (
+    GUID_EMPTY,
+    ParsedMelding,
+    ParsedNotification,
+    parse_melding,
+)
 from kpr_gateway.messages.msghead import parse_msghead
 from tests.unit.cli.support import (
     CLIENT_SYSTEM,
@@ -60,7 +65,8 @@ def test_numbers_from_one_after_guid_empty_and_names_the_tenants_sender(tmp_path
     )
     assert code == 0, stderr
     (path,) = written(stdout)
-    assert path.name.startswith("KPR_IPL-") and path.parent == tmp_path / "out"
+    assert path.name.startswith("KPR_IPL-")
+    assert path.parent == tmp_path / "out"
     msg_type, parsed = melding(path)
     assert msg_type == "KPR_IPL"
     assert [n.seq for n in parsed.notifications] == [1, 2, 3, 4, 5, 6]
@@ -178,7 +184,7 @@ def test_large_files_split_by_size_and_the_chain_runs_on(tmp_path: Path) -> None
     assert code == 0, stderr
     paths = written(stdout)
     assert len(paths) > 2
-    chain = []
+    chain: list[ParsedNotification] = []
     for path in paths:
         assert path.stat().st_size <= 30_000
         chain += melding(path)[1].notifications
@@ -201,7 +207,8 @@ def test_a_bad_line_names_its_number_and_fields_without_values(tmp_path: Path) -
     )
     assert code == 1
     assert "line 3: " in stderr
-    assert "occurrence_id" in stderr and "national_id" in stderr
+    assert "occurrence_id" in stderr
+    assert "national_id" in stderr
     assert bad["person"]["national_id"] not in stderr + stdout
     assert not (tmp_path / "out").exists()
 

@@ -67,8 +67,15 @@ def ndjson(tmp_path: Path, *lines: dict[str, Any] | str | bytes) -> Path:
     return path
 
 
-def summary(*, events: int, sent: int, warned: int = 0, rejected: int = 0, suppressed: int = 0,
-            not_reportable: int = 0) -> str:
+def summary(
+    *,
+    events: int,
+    sent: int,
+    warned: int = 0,
+    rejected: int = 0,
+    suppressed: int = 0,
+    not_reportable: int = 0,
+) -> str:
     return (
         f"{events} events: {sent} would be sent ({warned} with warnings), {rejected} rejected, "
         f"{suppressed} suppressed as test persons, {not_reportable} not reportable"
@@ -165,7 +172,11 @@ def test_reported_service_types_must_be_codes(
     tmp_path: Path, tenant_file: Path, listed: str
 ) -> None:
     code, _, errors = run(
-        ndjson(tmp_path, notification()), "--tenant", tenant_file, "--reported-service-types", listed
+        ndjson(tmp_path, notification()),
+        "--tenant",
+        tenant_file,
+        "--reported-service-types",
+        listed,
     )
     assert code == 2
     assert errors.startswith("error: --reported-service-types")
@@ -173,9 +184,11 @@ def test_reported_service_types_must_be_codes(
 
 def test_reasons_in_norwegian_english_or_both(tmp_path: Path, tenant_file: Path) -> None:
     obsolete = notification(service_type="16")
-    (finding,) = RuleSet().check(
-        Notification.model_validate(obsolete), Tenant.model_validate(tenant_data())
-    ).findings
+    (finding,) = (
+        RuleSet()
+        .check(Notification.model_validate(obsolete), Tenant.model_validate(tenant_data()))
+        .findings
+    )
     events = ndjson(tmp_path, obsolete)
     _, norwegian, _ = run(events, "--tenant", tenant_file, "--language", "nb")
     assert finding.reason_nb in norwegian

@@ -58,7 +58,11 @@ def verify(
     if municipality is not None and not (len(municipality) == 4 and municipality.isdigit()):
         fail("--municipality is a municipality number of 4 digits", code=EXIT_UNUSABLE)
     try:
-        reports = asyncio.run(_verify(redis_url, key_prefix, tenant, municipality, page))
+        redis = Redis.from_url(redis_url)
+    except ValueError:
+        fail("--redis-url: not a Redis URL (redis://host:port/db)", code=EXIT_UNUSABLE)
+    try:
+        reports = asyncio.run(_verify(redis, key_prefix, tenant, municipality, page))
     except LedgerError as exc:
         fail(f"the ledger cannot be read: {exc}", code=EXIT_UNUSABLE)
     broken = next((r for r in reports if not r.ok), None)
@@ -77,9 +81,8 @@ def verify(
 
 
 async def _verify(
-    redis_url: str, key_prefix: str, tenant: str, municipality: str | None, page: int
+    redis: Redis, key_prefix: str, tenant: str, municipality: str | None, page: int
 ) -> list[ChainReport]:
-    redis = Redis.from_url(redis_url)
     try:
         ledger = Ledger(redis, keys=KeySpace(key_prefix))
         if municipality is not None:

@@ -9,8 +9,9 @@ refused key or a malformed request only repeats the refusal.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -70,24 +71,42 @@ class BatchSender:
     async def send(self, batch: Batch) -> BatchOutcome:
         where = batch.where
         body = batch.body
+        headers = {**self._headers, "Content-Length": str(len(body))}
         for attempt in range(1, self._retry.attempts + 1):
             try:
-                response = await self._client.post(BATCH_PATH, content=body, headers=self._headers)
+                status, retry_after, answer = await self._post(body, headers)
             except httpx.TransportError as exc:
                 problem, retry_after = f"{type(exc).__name__} (no answer)", None
             else:
-                if response.status_code == 200:
-                    return read_answer(batch, response.content)
-                if response.status_code not in RETRIED:
-                    raise BackfillStoppedError(f"{where}: {_describe(response)}")
-                problem = f"HTTP {response.status_code}"
-                retry_after = _retry_after(response)
+                if status == 200:
+                    return read_answer(batch, answer)
+                if status not in RETRIED:
+                    raise BackfillStoppedError(f"{where}: {_describe(status, answer)}")
+                problem = f"HTTP {status}"
             if attempt == self._retry.attempts:
                 raise BackfillStoppedError(f"{where}: {problem}, gave up after {attempt} tries")
             self.retries += 1
             self._on_retry(f"{where}: {problem}, trying again")
             await self._sleep(self._retry.backoff(attempt, retry_after))
         raise AssertionError("unreachable: the loop returns or raises")
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, float | None, bytes]:
+        """The status, Retry-After and body of one POST.
+
+        httpx's request and response objects sit in reference cycles, freed only when the
+        garbage collector gets to them, which for the oldest generation can take hundreds of
+        batches: so neither may hold a batch. The body goes in through a one-shot stream
+        (with its Content-Length, not chunked) and the answer is read into our own bytes.
+        """
+        async with self._client.stream(
+            "POST", BATCH_PATH, content=_once(body), headers=headers
+        ) as response:
+            answer = b"".join([part async for part in response.aiter_bytes()])
+            return response.status_code, _retry_after(response), answer
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -98,14 +117,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # absent, or an HTTP date: back off by our own schedule
 
 
-def _describe(response: httpx.Response) -> str:
+def _describe(status: int, answer: bytes) -> str:
     """The status, what it means here, and the API's error code and message (which name
     fields and limits, never values)."""
-    text = f"HTTP {response.status_code}"
-    if response.status_code in _MEANING:
-        text += f" ({_MEANING[response.status_code]})"
+    text = f"HTTP {status}"
+    if status in _MEANING:
+        text += f" ({_MEANING[status]})"
     try:
-        body = response.json()
+        body = json.loads(answer)
     except ValueError:
         return text
     if isinstance(body, dict) and isinstance(body.get("error"), str):

@@ -112,7 +112,8 @@ def examine(
         return Examined(head, (*errors, *schema_errors))
     checked = _checks_kpr_documents(schemas)
     document_errors, chain = _melding_errors(head.document, checked, sender.municipality_number)
-    return Examined(head, (*errors, *document_errors), chain)
+    # A message for another receiver never enters this receiver's chains.
+    return Examined(head, (*errors, *document_errors), None if errors else chain)
 
 
 def _read_head(content: bytes, message: NhnMessage) -> tuple[etree._Element, MsgHead] | Refusal:
