@@ -210,8 +210,8 @@ def test_503_and_429_are_retried(
     )
     assert code == 0, stdout + stderr
     assert "2 retries" in stdout
-    assert "lines 1-10: HTTP 503, trying again" in stderr
-    assert "lines 1-10: HTTP 429, trying again" in stderr
+    assert "retry: lines 1-10: HTTP 503, trying again" in stderr
+    assert "retry: lines 1-10: HTTP 429, trying again" in stderr
     assert sorted(set(double.event_ids)) == sorted(ids(items))
 
 

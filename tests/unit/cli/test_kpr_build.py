@@ -241,7 +241,9 @@ def test_the_example_file_builds_into_valid_messages(tmp_path: Path, standards_d
     assert code == 0, stderr
     paths = written(stdout)
     assert paths
-    kinds = set()
+    kinds: set[tuple[str, str]] = set()
+    id_types: set[str] = set()
+    districts: set[str | None] = set()
     for path in paths:
         result = CliRunner().invoke(
             xml_app, ["validate", str(path), "--standards", str(standards_dir)]
@@ -250,6 +252,8 @@ def test_the_example_file_builds_into_valid_messages(tmp_path: Path, standards_d
         assert result.stdout.strip() == "valid"
         parsed = melding(path)[1]
         kinds |= {(n.kind, n.status) for n in parsed.notifications}
+        id_types |= {n.person.id_type for n in parsed.notifications}
+        districts |= {n.person.district for n in parsed.notifications}
     assert {kind for kind, _ in kinds} == {
         "service_start",
         "service_end",
@@ -258,4 +262,6 @@ def test_the_example_file_builds_into_valid_messages(tmp_path: Path, standards_d
         "temporary_stop_to",
     }
     assert {status for _, status in kinds} == {"N", "M", "C"}
+    assert id_types == {"1", "2", "9"}
+    assert "030101" in districts
     assert heads(stdout) == {"0301": (10, uuid.UUID("3b0f8c9e-5a61-4c1e-9d2a-0c7e8f1a2b10"))}

@@ -48,7 +48,14 @@ _LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 def backfill(
     file: Annotated[Path, typer.Argument(help="Notifications, one JSON object per line.")],
     *,
-    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the API key belongs to.")],
+    tenant: Annotated[
+        str,
+        typer.Option(
+            "--tenant",
+            help="The tenant the API key belongs to (kept in the state file: a resume is "
+            "refused for another tenant).",
+        ),
+    ],
     url: Annotated[
         str, typer.Option("--url", help="The gateway's API, e.g. https://kprgw.example.org.")
     ],
@@ -135,7 +142,7 @@ def _run(console: Console, plan: BackfillPlan, state: BackfillState, *, show_pro
         plan,
         state,
         on_progress=lambda done, events: bar.update(task, completed=done, events=events),
-        on_note=console.log,
+        on_note=lambda note: console.print(f"retry: {note}", markup=False, highlight=False),
     )
     stopped: str | None = None
     try:

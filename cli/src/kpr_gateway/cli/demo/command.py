@@ -35,6 +35,7 @@ SETTLED = frozenset(
         "overdue",
         "rejected_invalid",
         "suppressed_test_person",
+        "not_reportable",
     }
 )
 

@@ -340,6 +340,7 @@ def batch_items(entries: list[BatchEntry], outcomes: dict[int, SubmitOutcome]) -
                     event_id=outcome.event_id,
                     status_code=202,
                     status=outcome.state.value,
+                    repeat=outcome.repeat,
                 )
             )
         elif outcome is not None:

@@ -30,6 +30,9 @@ class BatchItem(BaseModel):
     event_id: str | None
     status_code: int = Field(description="202 accepted, 409 conflict, 422 invalid.")
     status: str
+    repeat: bool = Field(
+        default=False, description="True when this event id was accepted before (idempotent)."
+    )
     errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
