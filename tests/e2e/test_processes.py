@@ -120,7 +120,7 @@ async def _submit(gateway: GatewayProcesses) -> dict[str, Any]:
         for municipality in world.municipalities:
             tenant = municipality.tenant_id
             number = municipality.municipality_number
-            events = sample_set(rng, number, 4) + [event(rng, number, service_type="12")]
+            events = [*sample_set(rng, number, 4), event(rng, number, service_type="12")]
             result["sent"] = len(events) - 3  # not the refused, the test person, the obsolete
             result["national_ids"].update(e["person"]["national_id"] for e in events)
             batch = await client.post(

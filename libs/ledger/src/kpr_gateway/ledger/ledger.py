@@ -56,6 +56,8 @@ from kpr_gateway.ledger.verify import walk_chain
 from kpr_gateway.messages.iplos_kpr import ChainHead
 
 DEFAULT_RETENTION = timedelta(days=400)
+_KPR_DOCUMENT_COMPRESSION = 1
+"""zlib's fastest level: about 4x smaller XML at a fraction of the default level's CPU."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +309,9 @@ class Ledger:
                 traceparent or "",
                 message.document,
                 _history_entry(MessageState.BUILT, now, trace_id),
-                zlib.compress(message.kpr_document) if message.kpr_document else b"",
+                zlib.compress(message.kpr_document, _KPR_DOCUMENT_COMPRESSION)
+                if message.kpr_document
+                else b"",
             ]
         if chain is not None:
             chain_args, originals = chain_arguments(chain, ids)

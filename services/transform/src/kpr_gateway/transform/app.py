@@ -137,6 +137,7 @@ class Transform:
         # One commit at a time per municipality's chain (batches of several EPJ systems of one
         # municipality share it); the ledger refuses a commit that does not continue the head.
         self._chain_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._profiles: dict[tuple[str, str | None], MeldingProfile] = {}
         self._batcher = Batcher(
             self._flush,
             max_events=limits.max_events,
@@ -277,12 +278,18 @@ class Transform:
             raise LedgerDownError(str(exc)) from exc
 
     def _profile(self, tenant: Tenant, client_id: str | None) -> MeldingProfile:
-        try:
-            return tenant.melding_profile(client_id)
-        except TenancyError:
-            # A client no longer in the tenants file: its events go under the tenant's
-            # default EPJ system (require_reporting made sure there is one).
-            return tenant.melding_profile(None)
+        # Read once per client: the tenants file does not change while the service runs.
+        key = (tenant.id, client_id)
+        profile = self._profiles.get(key)
+        if profile is None:
+            try:
+                profile = tenant.melding_profile(client_id)
+            except TenancyError:
+                # A client no longer in the tenants file: its events go under the tenant's
+                # default EPJ system (require_reporting made sure there is one).
+                profile = tenant.melding_profile(None)
+            self._profiles[key] = profile
+        return profile
 
     async def _flush(self, key: BatchKey, items: Sequence[PendingEvent]) -> None:
         tenant_id, municipality_number, profile = key
