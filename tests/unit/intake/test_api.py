@@ -291,9 +291,7 @@ async def test_openapi_documents_the_notification_for_both_submit_routes(
     single = _request_schema(spec, "/v1/events")
     assert single["title"] == "Notification"
     assert set(single["required"]) >= {"event_id", "status", "kind", "person"}
-    assert {"corrects", "provider_org_number", "stop_id", "source_ref"} <= set(
-        single["properties"]
-    )
+    assert {"corrects", "provider_org_number", "stop_id", "source_ref"} <= set(single["properties"])
     assert _request_schema(spec, "/v1/events/batch") == {"type": "array", "items": single}
 
     person = spec["components"]["schemas"]["Person"]

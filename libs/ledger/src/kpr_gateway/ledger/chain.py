@@ -9,7 +9,6 @@ moved) or that does not continue itself (a gap or a fork: a programming error).
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID

@@ -334,7 +334,7 @@ class Transform:
             done: set[str] = set()
             for message in messages:
                 part = [by_id[str(n.notification.event_id)] for n in message.numbered]
-                commit = await self._commit(tenant.id, municipality_number, head, message)
+                commit = await self._commit(tenant.id, municipality_number, head, message, part)
                 if commit.committed:
                     await self._publish_daily(tenant.id, message)
                     self._batches.labels(tenant=tenant.id).inc()
@@ -358,18 +358,29 @@ class Transform:
             raise LedgerDownError(str(exc)) from exc
 
     async def _commit(
-        self, tenant_id: str, municipality_number: str, head: ChainHead, message: DailyMessage
+        self,
+        tenant_id: str,
+        municipality_number: str,
+        head: ChainHead,
+        message: DailyMessage,
+        part: list[PendingEvent],
     ) -> BatchCommit:
-        links = [
-            ChainLink(
-                event_id=str(n.notification.event_id),
-                seq=n.seq,
-                previous=str(n.previous),
-                status=n.notification.status.value,
-                corrects=str(n.notification.corrects) if n.notification.corrects else None,
+        # The ids as the pending events already hold them as text (str(UUID) per id and
+        # link cost more than the rest of the links); previous = the link before.
+        links: list[ChainLink] = []
+        previous = str(head.guid)
+        for item, numbered in zip(part, message.numbered, strict=True):
+            corrects = item.event.corrects
+            links.append(
+                ChainLink(
+                    event_id=item.event_id,
+                    seq=numbered.seq,
+                    previous=previous,
+                    status=item.event.status._value_,
+                    corrects=str(corrects) if corrects is not None else None,
+                )
             )
-            for n in message.numbered
-        ]
+            previous = item.event_id
         shipment = message.shipment
         try:
             return await self._ledger.commit_batch(

@@ -279,6 +279,8 @@ class Notification(_Strict):
     def _writable_in_utc(cls, value: datetime) -> datetime:
         # The message carries it in UTC; at the ends of the calendar the offset would push it
         # out of range (0001-01-01T00:15:00+01:00) and fail the batch when it is built.
+        if _FIRST_YEAR < value.year < _LAST_YEAR:
+            return value  # astimezone costs; only the calendar's first and last year can fail
         try:
             value.astimezone(UTC)
         except OverflowError as exc:
@@ -300,11 +302,16 @@ class Notification(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.status in _CORRECTIONS and self.corrects is None:
+        # Identity tests, not set membership: hashing an Enum member runs Python code, and
+        # this runs for every notification (also when transform reads a chunk).
+        status, kind = self.status, self.kind
+        correction = status is NotificationStatus.REPLACE or status is NotificationStatus.CANCEL
+        stop = kind is EventKind.TEMPORARY_STOP_FROM or kind is EventKind.TEMPORARY_STOP_TO
+        if correction and self.corrects is None:
             raise PydanticCustomError(
                 "corrects_missing", "corrects: a correction (M or C) names its original N"
             )
-        if self.status not in _CORRECTIONS and self.corrects is not None:
+        if not correction and self.corrects is not None:
             raise PydanticCustomError(
                 "corrects_not_allowed", "corrects: only a correction (M or C) names an original"
             )
@@ -312,25 +319,23 @@ class Notification(_Strict):
             raise PydanticCustomError(
                 "corrects_self", "corrects: a notification cannot correct itself"
             )
-        if self.kind is EventKind.PROVIDER_CHANGED and self.provider_org_number is None:
+        if kind is EventKind.PROVIDER_CHANGED and self.provider_org_number is None:
             raise PydanticCustomError(
                 "provider_missing", "provider_org_number: required for provider_changed"
             )
-        if self.kind in _STOP_KINDS and self.stop_id is None:
+        if stop and self.stop_id is None:
             raise PydanticCustomError(
                 "stop_id_missing", "stop_id: required for temporary_stop_from and _to"
             )
-        if self.kind not in _STOP_KINDS and self.stop_id is not None:
+        if not stop and self.stop_id is not None:
             raise PydanticCustomError(
                 "stop_id_not_allowed", "stop_id: only the temporary_stop kinds carry one"
             )
         return self
 
 
-# Sets, not the enums' properties: a property of an Enum member is several times slower to
-# read, and these run for every notification (also when transform reads a chunk).
-_CORRECTIONS: Final = frozenset({NotificationStatus.REPLACE, NotificationStatus.CANCEL})
-_STOP_KINDS: Final = frozenset({EventKind.TEMPORARY_STOP_FROM, EventKind.TEMPORARY_STOP_TO})
+_FIRST_YEAR: Final = 1
+_LAST_YEAR: Final = 9999
 
 _FIELD_NAMES: Final = {
     Person.__name__: frozenset(Person.model_fields),
