@@ -313,3 +313,17 @@ def test_binary_fields_must_be_standard_base64() -> None:
     body["document"] = "-_8="  # the URL-safe alphabet is not accepted
     with pytest.raises(PermanentError, match=r"document \(value_error\)"):
         BuiltMessage.from_body(json.dumps(body).encode())
+
+
+def test_an_unknown_key_is_not_named_in_the_reason() -> None:
+    """pydantic puts an unknown key into the error's location; a key can be a national id."""
+    body = (
+        b'{"tenant_id": "bergen", "chunk_id": "'
+        + str(UUID(int=7)).encode()
+        + (b'", "events": [], "01017012345": 1, "extra_field": 2}')
+    )
+    with pytest.raises(PermanentError) as raised:
+        EventChunk.from_body(body)
+    assert "01017012345" not in str(raised.value)
+    assert "<field> (extra_forbidden)" in str(raised.value)
+    assert "extra_field (extra_forbidden)" in str(raised.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
@@ -77,12 +78,23 @@ class Contract(BaseModel):
 def _describe(model: str, exc: ValidationError) -> str:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     where = [
-        f"{'.'.join(str(part) for part in error['loc']) or '<body>'} ({error['type']})"
+        f"{'.'.join(_shown(part) for part in error['loc']) or '<body>'} ({error['type']})"
         for error in errors[:_MAX_REPORTED_ERRORS]
     ]
     more = len(errors) - len(where)
     suffix = f" and {more} more" if more > 0 else ""
     return f"invalid {model} body: {', '.join(where)}{suffix}"
+
+
+def _shown(part: int | str) -> str:
+    # A location part can be a key from the body (pydantic names unknown keys there), and a
+    # key could be a national id: only field-like names are shown.
+    if isinstance(part, int) or _FIELD_NAME.fullmatch(part):
+        return str(part)
+    return "<field>"
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class AcceptedEvent(Contract):
