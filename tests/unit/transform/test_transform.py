@@ -58,6 +58,7 @@ class Harness:
         rules: RuleSet | None = None,
         max_message_bytes: int = 1_000_000,
         delay_scale: float = 0,
+        max_events_held: int = 20_000,
     ) -> None:
         self.broker = MemoryBroker(delay_scale=delay_scale)
         self.bus = MemoryBus(
@@ -76,6 +77,7 @@ class Harness:
                 max_age_seconds=0.05,
                 prefetch=16,
                 max_message_bytes=max_message_bytes,
+                max_events_held=max_events_held,
             ),
             tracer_provider=tracer_provider,
             rules=rules,
@@ -598,3 +600,35 @@ async def test_a_tenants_configured_test_persons_are_never_sent(
     (tmp_path / "test-persons.txt").write_text("not-an-id\n")
     with pytest.raises(TenantFileError, match="tenant bergen: test_persons_file"):
         build(context, TransformSettings(tenants_file=tenants_file))
+
+
+async def test_chunks_wait_unparsed_while_the_events_held_reach_the_bound(
+    world: DemoWorld,
+) -> None:
+    """Prefetch lets many chunks in; only about max_events_held events are parsed and held
+    at a time (a chunk is admitted while fewer are held), and every chunk still goes through."""
+    harness = Harness(world, max_events=100, max_events_held=3)
+    harness.transform._batcher._max_age = 3600  # only the bound's own flush can send them
+    seen: list[int] = []
+    handle = harness.transform._handle
+
+    async def observed(chunk: EventChunk) -> None:
+        seen.append(harness.transform._held)
+        await handle(chunk)
+
+    harness.transform._handle = observed  # type: ignore[method-assign]
+    await harness.start()
+    try:
+        chunks = [await harness.chunk("bergen", harness.events(2)) for _ in range(5)]
+        for chunk in chunks:
+            await harness.upstream.publish(EVENTS, chunk.to_body(), message_id=str(chunk.chunk_id))
+        async with asyncio.timeout(10):  # four chunks pass by the bound's own flushes
+            while len(chain_of(harness.built)) < 8:
+                await asyncio.sleep(0.01)
+        await harness.transform.flush()  # the last one is under the bound: max age or this
+        await harness.broker.wait_settled()
+    finally:
+        await harness.stop()
+    assert len(seen) == 5
+    assert max(seen) <= 3 + 2  # under the bound when admitted, plus the chunk itself
+    assert [s for s, _, _ in chain_of(harness.built)] == list(range(1, 11))

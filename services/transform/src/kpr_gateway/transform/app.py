@@ -102,6 +102,7 @@ class BatchLimits:
     max_age_seconds: float
     prefetch: int
     max_message_bytes: int = 1_000_000
+    max_events_held: int = 20_000
 
 
 class Transform:
@@ -138,6 +139,9 @@ class Transform:
         # municipality share it); the ledger refuses a commit that does not continue the head.
         self._chain_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._profiles: dict[tuple[str, str | None], MeldingProfile] = {}
+        self._held = 0
+        self._released = asyncio.Condition()
+        self._flushes: set[asyncio.Task[None]] = set()
         self._batcher = Batcher(
             self._flush,
             max_events=limits.max_events,
@@ -210,7 +214,25 @@ class Transform:
         await self._batcher.close()
 
     async def handle_chunk(self, delivery: Delivery) -> None:
+        """Admit the chunk once the events held (parsed, not yet in a published message) are
+        under ``max_events_held``: memory follows that bound, not prefetch times chunk size.
+        A chunk is parsed only when admitted (its body is a third of its parsed size)."""
+        await self._admit()
         chunk = EventChunk.from_body(delivery.body)
+        self._held += len(chunk.events)
+        try:
+            await self._handle(chunk)
+        finally:
+            self._held -= len(chunk.events)
+            async with self._released:
+                self._released.notify_all()
+
+    async def _admit(self) -> None:
+        async with self._released:
+            while self._held >= self._limits.max_events_held:
+                await self._released.wait()
+
+    async def _handle(self, chunk: EventChunk) -> None:
         tenant = self._tenants.get(chunk.tenant_id)
         if tenant is None:
             raise UnknownTenantError(f"chunk {chunk.chunk_id} names unknown tenant")
@@ -243,7 +265,14 @@ class Transform:
             except LedgerError as exc:
                 raise LedgerDownError(str(exc)) from exc
             self._events.labels(tenant=tenant.id, outcome=state.value).inc(len(event_ids))
-        await asyncio.gather(*(self._batcher.add(key, items) for key, items in to_batch.items()))
+        adding = asyncio.gather(*(self._batcher.add(key, items) for key, items in to_batch.items()))
+        if self._held >= self._limits.max_events_held:
+            # Nothing more is let in until something is sent: send what is pending now rather
+            # than at max age. A task scheduled after the adds', so it finds their events.
+            flushing = asyncio.create_task(self._batcher.flush())
+            self._flushes.add(flushing)
+            flushing.add_done_callback(self._flushes.discard)
+        await adding
 
     def _judge(
         self,
@@ -575,6 +604,7 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
             max_age_seconds=settings.max_batch_age_seconds,
             prefetch=settings.prefetch,
             max_message_bytes=settings.max_message_bytes,
+            max_events_held=settings.max_events_held,
         ),
         rules=RuleSet(test_persons=test_persons, reported_service_types=settings.reported_types()),
     )

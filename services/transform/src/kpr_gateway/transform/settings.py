@@ -25,6 +25,14 @@ class TransformSettings(ServiceSettings):
             "them wait the pending batches are flushed at once rather than at max age."
         ),
     )
+    max_events_held: int = Field(
+        default=20_000,
+        ge=1,
+        description=(
+            "Events held at most (parsed, not yet in a published message); further chunks wait "
+            "unparsed. Memory follows this (about 2-3 KB an event), not prefetch times chunk size."
+        ),
+    )
     max_message_bytes: int = Field(
         default=DEFAULT_MAX_MESSAGE_BYTES,
         ge=10_000,
