@@ -54,7 +54,15 @@ async def test_rule_outcomes_reach_the_ledger_and_the_counters(tmp_path: Path) -
         event_id=str(uuid.uuid4()), national_id=national_id(date(1960, 1, 2)), service_type="13"
     )
     birth_date_only = event_data(event_id=str(uuid.uuid4()), national_id="020160", id_type=9)
-    items = [listed, synthetic, obsolete, birth_date_only]
+    # Replaces the listed person's event with another person: the correction passes the
+    # rules and follows its (suppressed) original.
+    replace_listed = event_data(
+        event_id=str(uuid.uuid4()),
+        status="M",
+        corrects=listed["event_id"],
+        national_id=national_id(date(1960, 1, 4)),
+    )
+    items = [listed, synthetic, obsolete, birth_date_only, replace_listed]
     await ledger.register_events(
         "bergen", [NewEvent(e["event_id"], "h") for e in items], trace_id=None
     )
@@ -71,6 +79,10 @@ async def test_rule_outcomes_reach_the_ledger_and_the_counters(tmp_path: Path) -
     assert outcomes[synthetic["event_id"]] == ("suppressed_test_person", ["test-person"])
     assert outcomes[obsolete["event_id"]] == ("rejected_invalid", ["service-code-obsolete"])
     assert outcomes[birth_date_only["event_id"]] == ("built", [])
+    assert outcomes[replace_listed["event_id"]] == (
+        "suppressed_test_person",
+        ["correction-original-not-sent"],
+    )
 
     def findings(rule: str, severity: str) -> float | None:
         return metrics.registry.get_sample_value(
@@ -82,6 +94,8 @@ async def test_rule_outcomes_reach_the_ledger_and_the_counters(tmp_path: Path) -
     assert findings("test-person", "suppress") == 1
     assert findings("service-code-obsolete", "reject") == 1
     assert findings("no-kpr-id", "warn") == 1
+    assert findings("correction-original-not-sent", "suppress") == 1  # its original's kind
+    assert findings("correction-original-not-sent", "reject") is None
     assert findings("municipality-not-tenant", "reject") is None
     await transform.close()
     await bus.stop()

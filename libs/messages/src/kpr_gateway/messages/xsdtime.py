@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -10,6 +11,8 @@ _DATETIME = re.compile(
     r"(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:\d{2})?"
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PADDED_YEAR = 1000
+_UTC_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 def format_utc(value: datetime) -> str:
@@ -17,6 +20,10 @@ def format_utc(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("datetime must be timezone-aware to be written as UTC")
     utc = value.astimezone(UTC)
+    if not utc.microsecond and utc.year >= _PADDED_YEAR:
+        # Whole seconds, the usual case (one per notification built): strftime costs a third
+        # of the general way. Its %Y does not pad years below 1000.
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = utc.replace(tzinfo=None, microsecond=0).isoformat()
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")
@@ -28,6 +35,10 @@ def parse_datetime(text: str) -> datetime:
 
     Fractions beyond microseconds are truncated. Raises ``ValueError`` for anything else.
     """
+    if _UTC_SECONDS.fullmatch(text):
+        # What format_utc writes reads at C speed (the simulator reads two per notification).
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(text)
     match = _DATETIME.fullmatch(text.strip())
     if match is None:
         raise ValueError("not an xs:dateTime")

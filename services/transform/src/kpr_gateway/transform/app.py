@@ -47,6 +47,7 @@ from kpr_gateway.messages.iplos_kpr import (
     ChainHead,
     MeldingHeader,
     Notification,
+    head_after,
     number,
 )
 from kpr_gateway.messages.shipments import build_shipment
@@ -85,12 +86,19 @@ from kpr_gateway.transform.rules import (
     KnownTestPersons,
     RulesConfigError,
     RuleSet,
+    Severity,
     default_rules,
 )
 from kpr_gateway.transform.settings import TransformSettings
 
 _SETTLED: Final = frozenset(state.value for state in EventState) - {EventState.RECEIVED.value}
 """Refusals that mean an earlier delivery settled the event already."""
+_SEVERITY_OF: Final = {
+    EventState.REJECTED_INVALID: Severity.REJECT.value,
+    EventState.SUPPRESSED_TEST_PERSON: Severity.SUPPRESS.value,
+    EventState.NOT_REPORTABLE: Severity.NOT_REPORTABLE.value,
+}
+"""The findings label of a correction that follows its original's state (as the rules')."""
 GATEWAY_VERSION: Final = f"KPR Gateway {version('kpr-gateway-transform')}"
 """``versjonUt``: the program that wrote the message."""
 SERVICE_NAME = "transform"
@@ -291,8 +299,10 @@ class Transform:
         if event.corrects is None:
             return None, ()
         judged = corrections.judge(event, originals, earlier)
-        for reason in judged.reasons:
-            self._findings.labels(tenant=tenant.id, rule=reason.rule, severity="reject").inc()
+        if judged.state is not None:
+            severity = _SEVERITY_OF[judged.state]
+            for reason in judged.reasons:
+                self._findings.labels(tenant=tenant.id, rule=reason.rule, severity=severity).inc()
         return judged.state, judged.reasons
 
     async def _originals(
@@ -311,13 +321,9 @@ class Transform:
         key = (tenant.id, client_id)
         profile = self._profiles.get(key)
         if profile is None:
-            try:
-                profile = tenant.melding_profile(client_id)
-            except TenancyError:
-                # A client no longer in the tenants file: its events go under the tenant's
-                # default EPJ system (require_reporting made sure there is one).
-                profile = tenant.melding_profile(None)
-            self._profiles[key] = profile
+            # A client no longer in the tenants file gets the tenant's default EPJ system
+            # (melding_profile's own rule; require_reporting made sure there is one).
+            profile = self._profiles[key] = tenant.melding_profile(client_id)
         return profile
 
     async def _flush(self, key: BatchKey, items: Sequence[PendingEvent]) -> None:
@@ -371,8 +377,7 @@ class Transform:
                     for item in part:
                         item.succeed()
                     done.update(item.event_id for item in part)
-                    last = message.numbered[-1]
-                    head = ChainHead(last.seq, last.notification.event_id)
+                    head = head_after(message.numbered, head)
                     continue
                 if commit.refused:
                     await self._settle_refused(tenant.id, part, commit.refused)

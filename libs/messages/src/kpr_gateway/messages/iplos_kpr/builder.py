@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID
 
@@ -154,7 +153,7 @@ def _open(header: MeldingHeader) -> str:
 def _notification(item: NumberedNotification) -> str:
     n = item.notification
     ref = f' notifikasjonRef="{n.corrects}"' if n.corrects is not None else ""
-    registered = _utc(n.registered_at)
+    registered = format_utc(n.registered_at)
     event = (
         f'<{n.kind.element} hendelseGUID="{n.occurrence_id}" '
         f'tjenesteID="{_attr(n.service_id)}" tjenesteType="{n.service_type}" '
@@ -185,14 +184,6 @@ def _contact(contact: Contact) -> str:
     if contact.email2 is not None:
         text += f' meldEpost2="{_attr(contact.email2)}"'
     return text + f' typeKontaktperson="{contact.type.value}"/>'
-
-
-def _utc(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    if utc.microsecond or utc.year < 1000:  # strftime's %Y does not pad years below 1000
-        return format_utc(utc)
-    # Whole seconds, the usual case: strftime is a third of format_utc's time per notification.
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parser() -> etree.XMLParser:
