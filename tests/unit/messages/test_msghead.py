@@ -270,7 +270,7 @@ GOOD = build_msghead(head())
         (b"<MIGversion>v1.2 2006-05-24</MIGversion>", b"<MIGversion>v1.1</MIGversion>", "MIG"),
         (b'<Type V="KPR_IPL" DN="KPR fagmelding"/>', b'<Type DN="x"/>', "Type/@V"),
         (b'<Ack V="J" DN="Ja"/>', b'<Ack V="X"/>', "Ack"),
-        (b'<MsgType V="XML" DN="XML-instans"/>', b'<MsgType V="PDF"/>', "only inline XML"),
+        (b'<MsgType V="XML" DN="XML-instans"/>', b'<MsgType V="PDF"/>', "neither XML"),
         (b"<IssueDate V=", b"<IssueDate X=", "IssueDate/@V"),
         (b"<OrganisationName>Testkommune</OrganisationName>", b"", "OrganisationName"),
         (

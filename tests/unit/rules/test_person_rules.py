@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from stdnum.no import fodselsnummer
 
 from kpr_gateway.messages.iplos_kpr import IdType, Person
+from kpr_gateway.reference.national_ids import plainly_valid
 from kpr_gateway.transform.rules import KnownTestPersons, RulesConfigError, is_synthetic
 from kpr_gateway.transform.rules.person_rules import (
-    _plainly_valid,
     check_fodselsnummer,
     check_kpr_id,
     check_national_id,
@@ -293,4 +293,4 @@ def test_the_fast_path_agrees_with_stdnum(candidate: str) -> None:
     expected = candidate[0] not in "89" and fodselsnummer.is_valid(candidate)
     assert (check_fodselsnummer(candidate) is None) == expected
     if candidate[0] not in "89":
-        assert _plainly_valid(candidate) == fodselsnummer.is_valid(candidate)
+        assert plainly_valid(candidate) == fodselsnummer.is_valid(candidate)

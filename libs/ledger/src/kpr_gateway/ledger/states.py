@@ -30,6 +30,8 @@ class MessageState(StrEnum):
     ACKNOWLEDGED_WITH_ERRORS = "acknowledged_with_errors"
     REJECTED = "rejected"
     TRANSPORT_ERROR = "transport_error"
+    REFUSED = "refused"
+    """Not sent: the gateway itself refused it (over the NHN size limit); no AppRec comes."""
 
 
 EVENT_RANK: dict[EventState, int] = {
@@ -46,6 +48,7 @@ FINAL_MESSAGE_STATES = frozenset(
         MessageState.ACKNOWLEDGED_WITH_ERRORS,
         MessageState.REJECTED,
         MessageState.TRANSPORT_ERROR,
+        MessageState.REFUSED,
     }
 )
 
@@ -65,6 +68,7 @@ MESSAGE_RANK: dict[MessageState, int] = {
 # serious outcome wins, otherwise the least progressed message.
 _EVENT_OUTCOME_PRECEDENCE: tuple[MessageState, ...] = (
     MessageState.REJECTED,
+    MessageState.REFUSED,
     MessageState.TRANSPORT_ERROR,
     MessageState.OVERDUE,
     MessageState.BUILT,

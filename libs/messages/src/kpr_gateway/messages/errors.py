@@ -31,6 +31,16 @@ class MsgHeadError(MessagesError):
     """A MsgHead could not be built or read: a required part is missing or invalid."""
 
 
+class PackedDocumentError(MsgHeadError):
+    """A document packed in a MsgHead (zipped, base64 in a Base64Container) cannot be packed
+    or unpacked: not base64, not a zip of one document, or a compression we do not read."""
+
+
+class PackedDocumentTooLargeError(PackedDocumentError):
+    """A packed document unpacks to more than the bound the reader set (a zip bomb, or a
+    document larger than any the reader expects)."""
+
+
 class AppRecError(MessagesError):
     """An AppRec could not be built or read."""
 

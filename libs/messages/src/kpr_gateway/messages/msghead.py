@@ -1,20 +1,35 @@
-"""Hodemelding (MsgHead) v1.2 with service-based (two-level) addressing and one inline document.
+"""Hodemelding (MsgHead) v1.2 with service-based (two-level) addressing and one document.
 
 Only what KPR Gateway sends is modelled: one ``Document`` whose ``RefDoc/Content`` holds an XML
-instance, sender and receiver as ``Organisation`` (level 1 the legal entity, level 2 the
-communication party). Element order follows MsgHead-v1_2.xsd exactly.
+instance inline (``RefDoc/MsgType`` XML) or that instance zipped, base64 in a kith
+``Base64Container`` (``RefDoc/MsgType`` A, ``MimeType`` application/zip; see ``packing``), and
+sender and receiver as ``Organisation`` (level 1 the legal entity, level 2 the communication
+party). Element order follows MsgHead-v1_2.xsd exactly.
+
+``open_document``, ``document_bytes`` and ``document_element`` give a reader the document the
+same way for both packings.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import re
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import IO
 
 from lxml import etree
 
-from kpr_gateway.messages.errors import MsgHeadError
+from kpr_gateway.messages.errors import MalformedXmlError, MsgHeadError
+from kpr_gateway.messages.packing import (
+    BASE64_CONTAINER,
+    DEFAULT_MAX_UNPACKED_BYTES,
+    ZIP_MIME_TYPE,
+    Packing,
+    packed_in,
+)
 from kpr_gateway.messages.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
 from kpr_gateway.messages.xmlwrite import to_bytes
 from kpr_gateway.messages.xsdtime import format_utc, parse_datetime, parse_datetime_or_date
@@ -28,6 +43,8 @@ ORG_NUMBER_TYPE = ("ENH", "Organisasjonsnummeret i Enhetsregisteret")
 ACK_YES = ("J", "Ja")
 ACK_NO = ("N", "Nei")
 REFDOC_XML = ("XML", "XML-instans")
+# Kodeverk 8114 "Type dokument": A is an attached document, here the zip in a Base64Container.
+REFDOC_ATTACHMENT = ("A", "Vedlegg")
 
 _CODE = re.compile(r"\S+")
 _HER_ID = re.compile(r"\d+")
@@ -52,7 +69,8 @@ class ConversationRef:
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class MsgHead:
-    """A MsgHead carrying one XML document inline.
+    """A MsgHead carrying one document: the XML document itself (inline), or a kith
+    ``Base64Container`` holding it zipped (``packing.PackedDocument.container()``).
 
     ``document`` is not copied on construction; ``build_msghead`` copies it into the output.
     Equality compares the document as exclusive C14N with indentation whitespace ignored.
@@ -69,6 +87,13 @@ class MsgHead:
     issue_date: datetime
     document: etree._Element
     content_description: str | None = None
+
+    @property
+    def packing(self) -> Packing:
+        """How ``document`` travels: what the Content element is decides it."""
+        if self.document.tag == BASE64_CONTAINER:
+            return Packing.BASE64_ZIP
+        return Packing.INLINE
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MsgHead):
@@ -239,7 +264,11 @@ def _serialise(head: MsgHead, *, compact_document: bool = False) -> bytes:
         _sub(document, "ContentDescription", head.content_description)
     ref_doc = _sub(document, "RefDoc")
     _sub(ref_doc, "IssueDate").set("V", format_utc(head.issue_date))
-    _code(ref_doc, "MsgType", *REFDOC_XML)
+    if head.packing is Packing.BASE64_ZIP:
+        _code(ref_doc, "MsgType", *REFDOC_ATTACHMENT)
+        _sub(ref_doc, "MimeType", ZIP_MIME_TYPE)
+    else:
+        _code(ref_doc, "MsgType", *REFDOC_XML)
     content = _sub(ref_doc, "Content")
     if compact_document and _stands_alone(head.document):
         placeholder = etree.SubElement(
@@ -342,19 +371,37 @@ def _read_document(
         "RefDoc/IssueDate",
         allow_date=True,
     )
-    if _attr(_child(ref_doc, "MsgType", "RefDoc"), "V", "RefDoc/MsgType") != REFDOC_XML[0]:
-        raise MsgHeadError("MsgHead: RefDoc/MsgType is not XML; only inline XML is supported")
+    msg_type = _attr(_child(ref_doc, "MsgType", "RefDoc"), "V", "RefDoc/MsgType")
     content = _child(ref_doc, "Content", "RefDoc")
     elements = [child for child in content if isinstance(child.tag, str)]
     if len(elements) != 1:
         raise MsgHeadError(
             f"MsgHead: RefDoc/Content must hold exactly one element, found {len(elements)}"
         )
+    _check_packing(ref_doc, msg_type, elements[0])
     if not detach:
         return issue_date, elements[0], description
     inline = copy.deepcopy(elements[0])
     inline.tail = None
     return issue_date, inline, description
+
+
+def _check_packing(ref_doc: etree._Element, msg_type: str, element: etree._Element) -> None:
+    """The two packings the gateway knows: XML inline, or A with a zip in a Base64Container."""
+    packed = element.tag == BASE64_CONTAINER
+    if msg_type == REFDOC_XML[0]:
+        if packed:
+            raise MsgHeadError("MsgHead: RefDoc/MsgType is XML but Content is a Base64Container")
+        return
+    if msg_type != REFDOC_ATTACHMENT[0]:
+        raise MsgHeadError("MsgHead: RefDoc/MsgType is neither XML (inline) nor A (packed)")
+    if not packed:
+        raise MsgHeadError("MsgHead: RefDoc/MsgType is A but Content is not a Base64Container")
+    if (ref_doc.findtext(_q("MimeType")) or "").strip() != ZIP_MIME_TYPE:
+        raise MsgHeadError(
+            f"MsgHead: a Base64Container is read only as a zipped document "
+            f"(RefDoc/MimeType {ZIP_MIME_TYPE})"
+        )
 
 
 def parse_msghead(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MsgHead:
@@ -405,3 +452,59 @@ def _read(root: etree._Element, *, detach: bool) -> MsgHead:
         document=document,
         content_description=description,
     )
+
+
+# ----------------------------------------------------------------------------- the document
+
+
+def open_document(
+    head: MsgHead, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES
+) -> AbstractContextManager[IO[bytes]]:
+    """The document's XML bytes as a stream, unpacked as it is read when it is packed.
+
+    A packed document past ``max_bytes`` raises ``PackedDocumentTooLargeError`` while it is
+    read, a damaged one ``PackedDocumentError``. An inline document is serialised (it was
+    parsed with the MsgHead, so no bound applies to it here).
+    """
+    if head.packing is Packing.BASE64_ZIP:
+        return packed_in(head.document).open(max_bytes=max_bytes)
+    return nullcontext(io.BytesIO(_inline_bytes(head.document)))
+
+
+def document_bytes(head: MsgHead, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> bytes:
+    """The document's XML bytes in memory, for either packing (bounds as ``open_document``)."""
+    if head.packing is Packing.BASE64_ZIP:
+        return packed_in(head.document).unpack(max_bytes=max_bytes)
+    return _inline_bytes(head.document)
+
+
+def document_element(head: MsgHead, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+    """The document as an element: inline, ``head.document`` itself; packed, unpacked (at most
+    ``max_bytes``) and parsed with ``xmlsafe.parse_xml``, whose errors it raises."""
+    if head.packing is Packing.BASE64_ZIP:
+        return parse_xml(document_bytes(head, max_bytes=max_bytes), max_bytes=max_bytes)
+    return head.document
+
+
+def document_namespace(head: MsgHead, *, max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES) -> str:
+    """The namespace of the document's root element ("" for none), without unpacking more
+    of a packed document than its first bytes: a reader picks its checks by it before it
+    reads a document of tens of MB. A packed document that is not XML raises
+    ``MalformedXmlError``."""
+    if head.packing is Packing.INLINE:
+        return etree.QName(head.document).namespace or ""
+    with open_document(head, max_bytes=max_bytes) as stream:
+        # Only the root's start tag is read: no entity is resolved, nothing is fetched.
+        events = etree.iterparse(
+            stream, events=("start",), resolve_entities=False, no_network=True, load_dtd=False
+        )
+        try:
+            for _, element in events:
+                return etree.QName(element).namespace or ""
+        except etree.XMLSyntaxError as exc:
+            raise MalformedXmlError("the packed document is not well-formed XML") from exc
+    raise MalformedXmlError("the packed document holds no element")
+
+
+def _inline_bytes(document: etree._Element) -> bytes:
+    return etree.tostring(document, encoding="UTF-8", xml_declaration=True, with_tail=False)

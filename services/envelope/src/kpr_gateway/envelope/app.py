@@ -8,6 +8,10 @@ tenant that cannot be resolved stops the start-up. It is not looked up per messa
 is no longer fit to seal with (expired, say) and came from the registry, it is looked up
 once more (KPR may have a new one) before the message is parked.
 
+A message whose sealed form is larger than the NHN limit (``max_nhn_message_bytes``) is not
+sent: the ledger records it ``refused`` with envelope's reason (no receipt: KPR never saw it),
+and the delivery is parked with the same reason.
+
 Crash safety: a message the ledger already has at ``enveloped`` or beyond is skipped; a
 crash between the publish and the ledger step publishes a second sealed copy, which
 dispatch skips once the first is dispatched.
@@ -26,6 +30,7 @@ from opentelemetry import trace
 
 from kpr_gateway.envelope.errors import (
     LEDGER_ERRORS,
+    MessageTooLargeError,
     SealError,
     UnknownTenantError,
 )
@@ -37,7 +42,7 @@ from kpr_gateway.envelope.sealing import (
     expiring,
     load_sealing,
 )
-from kpr_gateway.envelope.settings import EnvelopeSettings
+from kpr_gateway.envelope.settings import DEFAULT_MAX_NHN_MESSAGE_BYTES, EnvelopeSettings
 from kpr_gateway.ledger import Ledger, MessageState
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import queues
@@ -77,6 +82,7 @@ class Envelope:
         metrics: ServiceMetrics,
         prefetch: int,
         expiry_warning_days: int = 60,
+        max_nhn_message_bytes: int = DEFAULT_MAX_NHN_MESSAGE_BYTES,
         renew_interval_seconds: float = DEFAULT_RENEW_INTERVAL_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -92,8 +98,14 @@ class Envelope:
         self._bus = bus
         self._prefetch = prefetch
         self._expiry_warning_days = expiry_warning_days
+        self._max_nhn_message_bytes = max_nhn_message_bytes
         self._clock = clock
         self._sealed = metrics.counter("sealed", "KPR messages sealed, by tenant.", ("tenant",))
+        self._too_large = metrics.counter(
+            "too_large",
+            "Messages not sent because sealed they are over the NHN size limit, by tenant.",
+            ("tenant",),
+        )
         self._seal_seconds = metrics.histogram(
             "seal_seconds", "Time to sign and encrypt one message.", buckets=_SEAL_BUCKETS
         )
@@ -162,7 +174,11 @@ class Envelope:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
         if await self._step.should_skip(tenant_id, msg_id):
             return
+        # The sealed form is always larger than the document: a document over the limit is
+        # refused without the work of sealing it.
+        await self._refuse_if_too_large(tenant_id, msg_id, len(built.document), sealed=False)
         cms_bytes = await self._seal(sealing, msg_id, built.document)
+        await self._refuse_if_too_large(tenant_id, msg_id, len(cms_bytes), sealed=True)
         sealed = SealedMessage(
             tenant_id=tenant_id,
             msg_id=built.msg_id,
@@ -178,6 +194,32 @@ class Envelope:
         await self._step.advance(tenant_id, msg_id, MessageState.ENVELOPED)
         await self._bus.publish(queues.OUTBOX, sealed.to_body(), message_id=msg_id)
         self._sealed.labels(tenant=tenant_id).inc()
+
+    async def _refuse_if_too_large(
+        self, tenant_id: str, msg_id: str, size: int, *, sealed: bool
+    ) -> None:
+        """Over the NHN limit: recorded in the ledger (``refused``, with the reason) and
+        parked by raising ``MessageTooLargeError``; NHN would refuse it, or worse, drop it."""
+        limit = self._max_nhn_message_bytes
+        if size <= limit:
+            return
+        what = "sealed" if sealed else "before sealing"
+        reason = (
+            f"tenant {tenant_id}: message {msg_id} is {size} bytes {what}, over the NHN message"
+            f" limit of {limit} bytes (KPRGW_ENVELOPE_MAX_NHN_MESSAGE_BYTES); not sent"
+        )
+        detail = {
+            "refused_by": SERVICE_NAME,
+            "rule": "nhn-message-size",
+            "reason": reason,
+            "bytes": size,
+            "sealed": sealed,
+            "limit_bytes": limit,
+        }
+        await self._step.advance(tenant_id, msg_id, MessageState.REFUSED, detail=detail)
+        self._too_large.labels(tenant=tenant_id).inc()
+        _log.warning("%s", reason)
+        raise MessageTooLargeError(reason)
 
     async def _seal(self, sealing: TenantSealing, msg_id: str, document: bytes) -> bytes:
         with _tracer.start_as_current_span(
@@ -223,4 +265,5 @@ def build(context: ServiceContext, settings: EnvelopeSettings) -> Envelope:
         metrics=context.metrics,
         prefetch=settings.prefetch,
         expiry_warning_days=settings.expiry_warning_days,
+        max_nhn_message_bytes=settings.max_nhn_message_bytes,
     )

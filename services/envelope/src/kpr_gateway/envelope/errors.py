@@ -23,6 +23,11 @@ class SealError(EnvelopeError, PermanentError):
     """The message cannot be sealed (a certificate expired or is unfit): parked with the reason."""
 
 
+class MessageTooLargeError(EnvelopeError, PermanentError):
+    """The sealed message is over the NHN size limit (``max_nhn_message_bytes``): never sent,
+    parked with the sizes, and recorded in the ledger as rejected by envelope."""
+
+
 class LedgerDownError(EnvelopeError, TransientError):
     """The ledger could not be reached: retried with backoff."""
 

@@ -6,8 +6,8 @@ detail (element paths, line numbers, HER-ids, sequence numbers: never document v
 
 | code | DN (kodeverk 8221)              | when the simulator uses it                              |
 |------|---------------------------------|---------------------------------------------------------|
-| T02  | XML validerer ikke              | MsgHead or the Melding fails its schema                 |
-| T10  | Støtter ikke meldingsformatet   | MsgHead type is not KPR_IPL (KPR_IDE included)          |
+| T02  | XML validerer ikke              | MsgHead or the Melding fails its schema; bad packing    |
+| T10  | Støtter ikke meldingsformatet   | not KPR_IPL/KPR_IDE, or a document of another type      |
 | E21  | Mottaker finnes ikke            | MsgHead receiver is not FHI/KPR or not the toHerId      |
 | X99  | Annen feil                      | simulated rejection (fault injection ``reject_share``)  |
 

@@ -5,12 +5,15 @@
 2. Read the MsgHead; check that its sender is the AMQP ``fromHerId`` and that the subject is
    its type. Failures are transport errors too: without a readable, honest MsgHead there is
    nothing to address an AppRec to.
-3. Check receiver and type (the daily interface takes KPR_IPL only), the schemas (MsgHead
-   with the official XSDs when a standards directory is configured; the Melding of IPLOS i
-   KPR with the official XPR(ipl) 56.0.0 XSD always), then what the register checks beyond
-   the schema (``document_checks``). Failures become AppRec error codes (``codes``) and the
-   answer is status 2. The notifications' places in the sender's chain are returned for the
-   caller, which alone holds the chains (``chain``).
+3. Check receiver and type (KPR_IPL, or KPR_IDE for the annual round), the MsgHead's schema
+   when a standards directory is configured, then the document, inline or packed (zipped in
+   a Base64Container: unpacked first, then checked the same way). By its root namespace: the
+   Melding of IPLOS i KPR (daily, KPR_IPL only) against the official XPR(ipl) 56.0.0 XSD
+   always and what the register checks beyond the schema (``document_checks``); an annual
+   document (IPLOS 3.7, XPR(ide)) by ``annual_checks.check_annual_document``. Failures
+   become AppRec error codes (``codes``) and the answer is status 2. The notifications'
+   places in the sender's chain are returned for the caller, which alone holds the chains
+   (``chain``).
 
 Texts name HER-ids, codes, lines, element paths and sequence numbers only, never document
 values.
@@ -25,13 +28,25 @@ from lxml import etree
 from kpr_gateway.messages import iplos_kpr
 from kpr_gateway.messages.apprec import AppRecErrorCode
 from kpr_gateway.messages.errors import MalformedXmlError, MessagesError, UnsafeXmlError
-from kpr_gateway.messages.msghead import MsgHead, Organisation, read_msghead
+from kpr_gateway.messages.msghead import (
+    MsgHead,
+    Organisation,
+    document_element,
+    document_namespace,
+    read_msghead,
+)
+from kpr_gateway.messages.packing import Packing
 from kpr_gateway.messages.schemas import SchemaSet
 from kpr_gateway.messages.xmlsafe import parse_xml
 from kpr_gateway.nhn import NhnMessage
 from kpr_gateway.security.cms import open_sealed
 from kpr_gateway.security.errors import SecurityError, UnexpectedSignerError
 from kpr_gateway.simulator import codes
+from kpr_gateway.simulator.annual_checks import (
+    ANNUAL_MSG_TYPES,
+    AnnualDocument,
+    check_annual_document,
+)
 from kpr_gateway.simulator.chain import ChainLinks, links_of
 from kpr_gateway.simulator.conditions import (
     INVALID_CERTIFICATE,
@@ -51,6 +66,7 @@ from kpr_gateway.simulator.receivers import FHI_HER_ID, KPR_HER_IDS
 
 _SHOWN_CHARS = 40
 ANNUAL_MSG_TYPE = "KPR_IDE"
+_MSG_TYPES = frozenset({iplos_kpr.MSG_TYPE, ANNUAL_MSG_TYPE})
 
 
 @dataclass(frozen=True)
@@ -104,16 +120,60 @@ def examine(
         return read
     root, head = read
     errors = [*_receiver_errors(head.receiver, message.to_her_id)]
-    if head.msg_type != iplos_kpr.MSG_TYPE:
-        errors.append(_unsupported_type(head.msg_type))
-        return Examined(head, tuple(errors))
-    schema_errors = _schema_errors(root, schemas) if schemas is not None else []
-    if schema_errors:
-        return Examined(head, (*errors, *schema_errors))
-    checked = _checks_kpr_documents(schemas)
-    document_errors, chain = _melding_errors(head.document, checked, sender.municipality_number)
+    document_errors, chain = _document_errors(root, head, schemas, sender)
     # A message for another receiver never enters this receiver's chains.
     return Examined(head, (*errors, *document_errors), None if errors else chain)
+
+
+def _document_errors(
+    root: etree._Element, head: MsgHead, schemas: SchemaSet | None, sender: KnownSender
+) -> tuple[list[AppRecErrorCode], ChainPart | None]:
+    """The type, the MsgHead's schema, then the document by its kind."""
+    if head.msg_type not in _MSG_TYPES:
+        return [_unsupported_type(head.msg_type)], None
+    schema_errors = _schema_errors(root, schemas) if schemas is not None else []
+    if schema_errors:
+        return schema_errors, None
+    return _errors_by_kind(head, schemas, sender)
+
+
+def _errors_by_kind(
+    head: MsgHead, schemas: SchemaSet | None, sender: KnownSender
+) -> tuple[list[AppRecErrorCode], ChainPart | None]:
+    """The document's root namespace picks the checks: annual or the daily Melding."""
+    try:
+        namespace = document_namespace(head)
+    except MessagesError as exc:
+        return [_unreadable_packed(exc)], None
+    if namespace in ANNUAL_MSG_TYPES:
+        return check_annual_document(AnnualDocument(head, namespace), sender), None
+    if head.msg_type != iplos_kpr.MSG_TYPE:
+        return [_unsupported_type(head.msg_type)], None
+    melding = _daily_document(head, schemas)
+    if isinstance(melding, list):
+        return melding, None
+    return _melding_errors(melding, schemas, sender.municipality_number)
+
+
+def _daily_document(
+    head: MsgHead, schemas: SchemaSet | None
+) -> etree._Element | list[AppRecErrorCode]:
+    """The daily document: inline, checked with the MsgHead already; packed, unpacked (within
+    ``xmlsafe``'s bound: a day's message is small) and checked against the schemas on its own."""
+    if head.packing is Packing.INLINE:
+        return head.document
+    try:
+        document = document_element(head)
+        # Without the composed schemas the Melding is checked with the package's XSD later.
+        checked = _checks_kpr_documents(schemas)
+        schema_errors = _schema_errors(document, schemas) if schemas and checked else []
+    except MessagesError as exc:  # also UnknownDocumentTypeError: no schema for its root
+        return [_unreadable_packed(exc)]
+    return schema_errors or document
+
+
+def _unreadable_packed(exc: MessagesError) -> AppRecErrorCode:
+    return codes.error(codes.SCHEMA_INVALID, f"packed document: {exc}")
 
 
 def _read_head(content: bytes, message: NhnMessage) -> tuple[etree._Element, MsgHead] | Refusal:
@@ -196,7 +256,7 @@ def _schema_errors(root: etree._Element, schemas: SchemaSet) -> list[AppRecError
 
 
 def _melding_errors(
-    document: etree._Element, schema_checked: bool, municipality_number: str | None
+    document: etree._Element, schemas: SchemaSet | None, municipality_number: str | None
 ) -> tuple[list[AppRecErrorCode], ChainPart | None]:
     """The register's verdict on the Melding, and its chain links when they could be read.
 
@@ -204,7 +264,7 @@ def _melding_errors(
     make the numbers less received), but not when the Kommune is in doubt: it names the chain.
     """
     try:
-        if not schema_checked:
+        if not _checks_kpr_documents(schemas):
             iplos_kpr.validate_document(document)
         errors = event_errors(document)
         if errors:

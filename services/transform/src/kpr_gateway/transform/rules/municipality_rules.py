@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date
 
 from kpr_gateway.messages.iplos_kpr import Notification
+from kpr_gateway.reference import MunicipalityPeriod, MunicipalityTable
 from kpr_gateway.tenancy import Tenant
 from kpr_gateway.transform.rules.catalogue import (
     MUNICIPALITY_EARLIER_NUMBER,
@@ -24,7 +25,6 @@ from kpr_gateway.transform.rules.catalogue import (
     MUNICIPALITY_NUMBER_UNKNOWN,
 )
 from kpr_gateway.transform.rules.findings import Finding
-from kpr_gateway.transform.rules.municipalities import MunicipalityPeriod, MunicipalityTable
 
 
 class MunicipalityRules:

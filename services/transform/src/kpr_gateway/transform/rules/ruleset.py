@@ -12,10 +12,10 @@ from types import MappingProxyType
 
 from kpr_gateway.ledger import EventState
 from kpr_gateway.messages.iplos_kpr import SERVICE_TYPES, Notification
+from kpr_gateway.reference import MunicipalityTable, load_municipalities
 from kpr_gateway.tenancy import Tenant
 from kpr_gateway.transform.rules.errors import RulesConfigError
 from kpr_gateway.transform.rules.findings import Finding, Severity, Verdict
-from kpr_gateway.transform.rules.municipalities import MunicipalityTable, load_municipalities
 from kpr_gateway.transform.rules.municipality_rules import MunicipalityRules
 from kpr_gateway.transform.rules.person_rules import check_kpr_id, check_national_id
 from kpr_gateway.transform.rules.service_rules import (

@@ -1,71 +1,34 @@
-"""Test persons are never sent: synthetic ids by their form, and each tenant's listed ones."""
+"""Test persons are never sent: synthetic ids by their form, and each tenant's listed ones.
+
+What a synthetic id is and how a list is held come from ``kpr_gateway.reference``.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Self
 
-from kpr_gateway.messages.iplos_kpr import IdType, Person
+from kpr_gateway import reference
+from kpr_gateway.messages.iplos_kpr import Person
+from kpr_gateway.reference import ReferenceDataError, is_synthetic
 from kpr_gateway.transform.rules.catalogue import TEST_PERSON, TEST_PERSON_LISTED
 from kpr_gateway.transform.rules.errors import RulesConfigError
 from kpr_gateway.transform.rules.findings import Finding
 
 
-def is_synthetic(national_id: str, id_type: IdType = IdType.FODSELSNUMMER) -> bool:
-    """A synthetic test id of this type: the month digits raised by 40 (NAV's Dolly) or 80
-    (Skatteetaten's Tenor). Such numbers never belong to a real person.
-
-    An H-nummer has its month raised by 40 by definition, so for id type 3 only the +80 form
-    is synthetic. Types 9 (a birth date) and 10 (DUF-nummer) have no synthetic form.
-    """
-    if id_type in (IdType.FODSELSNUMMER, IdType.D_NUMMER):
-        month = int(national_id[2:4])
-        return 41 <= month <= 52 or 81 <= month <= 92
-    if id_type is IdType.H_NUMMER:
-        return 81 <= int(national_id[2:4]) <= 92
-    return False
-
-
-class KnownTestPersons:
-    """A tenant's configured test persons, held as keyed hashes: no plain id stays in memory.
-
-    The key is random per process, so the hashes are useless outside it.
-    """
-
-    def __init__(self, national_ids: Iterable[str]) -> None:
-        self._key = secrets.token_bytes(32)
-        self._digests = frozenset(self._digest(n) for n in national_ids)
-
-    def __contains__(self, national_id: object) -> bool:
-        return isinstance(national_id, str) and self._digest(national_id) in self._digests
-
-    def __len__(self) -> int:
-        return len(self._digests)
-
-    def _digest(self, national_id: str) -> bytes:
-        return hashlib.blake2b(national_id.encode(), key=self._key, digest_size=16).digest()
+class KnownTestPersons(reference.KnownTestPersons):
+    """A tenant's configured test persons (``kpr_gateway.reference.KnownTestPersons``) whose
+    list, read at start-up, fails as transform's ``RulesConfigError``."""
 
     @classmethod
-    def from_file(cls, path: Path) -> KnownTestPersons:
-        """One national id per line; blank lines and ``#`` comments are skipped."""
+    def from_file(cls, path: Path) -> Self:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RulesConfigError(f"{path}: test person list cannot be read") from exc
-        ids = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            value = line.strip()
-            if not value or value.startswith("#"):
-                continue
-            if len(value) != 11 or not value.isascii() or not value.isdigit():
-                raise RulesConfigError(f"{path}: line {number} is not an 11-digit national id")
-            ids.append(value)
-        return cls(ids)
+            return super().from_file(path)
+        except ReferenceDataError as exc:
+            raise RulesConfigError(str(exc)) from exc
 
 
-def check_test_person(person: Person, listed: KnownTestPersons | None) -> Finding | None:
+def check_test_person(person: Person, listed: reference.KnownTestPersons | None) -> Finding | None:
     if is_synthetic(person.national_id, person.id_type):
         return TEST_PERSON.finding(
             reason_nb="syntetisk fødselsnummer (måneden er økt med 40 eller 80): "

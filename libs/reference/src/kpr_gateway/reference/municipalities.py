@@ -1,6 +1,6 @@
 """Municipality numbers by validity period, and which numbers led to which.
 
-The table is ``transform/data/municipalities.csv`` (its header names the source: SSB's
+The table is ``reference/data/municipalities.csv`` (its header names the source: SSB's
 classification 131). It is read once; every question asked per event is a dictionary
 look-up and a scan of at most a few periods.
 """
@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise
 
-from kpr_gateway.transform.rules.errors import RulesConfigError
+from kpr_gateway.reference.errors import ReferenceDataError
 
 _NUMBER = re.compile(r"[0-9]{4}")
 _COLUMNS = ["number", "name", "valid_from", "valid_to", "successors"]
@@ -54,7 +54,7 @@ class MunicipalityTable:
         for period in periods:
             by_number[period.number].append(period)
         if not by_number:
-            raise RulesConfigError("the municipality table is empty")
+            raise ReferenceDataError("the municipality table is empty")
         self._periods = {
             number: tuple(sorted(rows, key=lambda p: p.valid_from))
             for number, rows in by_number.items()
@@ -65,7 +65,7 @@ class MunicipalityTable:
             for period in rows:
                 for successor in period.successors:
                     if successor not in self._periods:
-                        raise RulesConfigError(
+                        raise ReferenceDataError(
                             f"municipality {period.number} names unknown successor {successor}"
                         )
                     predecessors[successor].add(period.number)
@@ -90,6 +90,19 @@ class MunicipalityTable:
             if period.valid_on(day):
                 return period
         return None
+
+    def in_use_throughout(self, number: str, first: date, last: date) -> bool:
+        """True when ``number`` was in use on every day from ``first`` to ``last`` (inclusive),
+        under one period or adjoining ones (a renaming keeps the number)."""
+        day = max(first, self.first_day)
+        while day <= last:
+            period = self.on(number, day)
+            if period is None:
+                return False
+            if period.valid_to is None:
+                return True
+            day = period.valid_to
+        return True
 
     def valid_on(self, day: date) -> list[MunicipalityPeriod]:
         """Every municipality in use on ``day``, by number."""
@@ -125,7 +138,7 @@ class MunicipalityTable:
             if line.strip() and not line.startswith("#")
         ]
         if not lines or next(csv.reader([lines[0][1]])) != _COLUMNS:
-            raise RulesConfigError(f"{source}: the first row must be {','.join(_COLUMNS)}")
+            raise ReferenceDataError(f"{source}: the first row must be {','.join(_COLUMNS)}")
         periods = []
         for (line_number, _), row in zip(
             lines[1:], csv.reader(line for _, line in lines[1:]), strict=True
@@ -133,14 +146,14 @@ class MunicipalityTable:
             try:
                 periods.append(_period(row))
             except ValueError as exc:
-                raise RulesConfigError(f"{source}: line {line_number}: {exc}") from exc
+                raise ReferenceDataError(f"{source}: line {line_number}: {exc}") from exc
         return cls(periods)
 
 
 @cache
 def load_municipalities() -> MunicipalityTable:
-    """The table shipped with transform, read once per process."""
-    data = resources.files("kpr_gateway.transform").joinpath("data", DATA_FILE)
+    """The table shipped with this package, read once per process."""
+    data = resources.files("kpr_gateway.reference").joinpath("data", DATA_FILE)
     return MunicipalityTable.from_csv(data.read_text(encoding="utf-8"), source=DATA_FILE)
 
 
@@ -167,4 +180,4 @@ def _period(row: list[str]) -> MunicipalityPeriod:
 def _require_no_overlap(rows: tuple[MunicipalityPeriod, ...]) -> None:
     for earlier, later in pairwise(rows):
         if earlier.valid_to is None or earlier.valid_to > later.valid_from:
-            raise RulesConfigError(f"municipality {later.number} has overlapping periods")
+            raise ReferenceDataError(f"municipality {later.number} has overlapping periods")

@@ -1,4 +1,5 @@
-"""The municipality table shipped with transform: consistent, and right about the reforms."""
+"""The municipality table shipped with kpr_gateway.reference: consistent, and right about the
+reforms."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from kpr_gateway.transform.rules import (
+from kpr_gateway.reference import (
     MunicipalityTable,
-    RulesConfigError,
+    ReferenceDataError,
     load_municipalities,
 )
 
@@ -170,13 +171,13 @@ def test_a_small_table_parses_with_comments_and_blank_lines() -> None:
     ],
 )
 def test_a_broken_table_is_refused_with_its_line(rows: str, expected: str) -> None:
-    with pytest.raises(RulesConfigError) as caught:
+    with pytest.raises(ReferenceDataError) as caught:
         MunicipalityTable.from_csv(HEADER + rows + "\n", source="t.csv")
     assert expected in str(caught.value)
 
 
 def test_a_table_without_its_header_row_is_refused() -> None:
-    with pytest.raises(RulesConfigError, match="the first row must be number,name"):
+    with pytest.raises(ReferenceDataError, match="the first row must be number,name"):
         MunicipalityTable.from_csv("0101,A,2017-01-01,,\n", source="t.csv")
-    with pytest.raises(RulesConfigError, match="the municipality table is empty"):
+    with pytest.raises(ReferenceDataError, match="the municipality table is empty"):
         MunicipalityTable([])
