@@ -178,6 +178,10 @@ dict: root, service. */}}
 {{- if has .service (list "dispatch" "receipts") }}
 {{- include "kpr-gateway.nhnEnv" . }}
 {{- end }}
+{{- if eq .service "intake" }}
+- name: KPRGW_INTAKE_ANNUAL_SPOOL_DIR
+  value: {{ include "kpr-gateway.annualSpoolDir" . }}
+{{- end }}
 {{- if include "kpr-gateway.usesRegistry" . }}
 {{- include "kpr-gateway.registryEnv" . }}
 {{- end }}

@@ -1,4 +1,9 @@
-{{/* Volumes and mounts: a writable /tmp, and everything else read-only. */}}
+{{/* Volumes and mounts: a writable /tmp, intake's spool for annual uploads, and everything
+else read-only. */}}
+
+{{- define "kpr-gateway.annualSpoolDir" -}}
+/var/spool/kprgw-annual
+{{- end -}}
 
 {{- define "kpr-gateway.volumes" -}}
 {{- $root := .root -}}
@@ -6,6 +11,11 @@
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
+{{- if eq .service "intake" }}
+- name: annual-spool
+  emptyDir:
+    sizeLimit: {{ $values.intake.annualSpool.sizeLimit }}
+{{- end }}
 {{- if eq .service "simulator" }}
 {{- $simulator := $values.simulator }}
 - name: simulator-secrets
@@ -78,6 +88,10 @@
 {{- $values := .root.Values }}
 - name: tmp
   mountPath: /tmp
+{{- if eq .service "intake" }}
+- name: annual-spool
+  mountPath: {{ include "kpr-gateway.annualSpoolDir" . }}
+{{- end }}
 {{- if eq .service "simulator" }}
 - name: simulator-secrets
   mountPath: {{ include "kpr-gateway.simulatorSecretsDir" . }}

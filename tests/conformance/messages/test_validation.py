@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from kpr_gateway.messages import iplos_kpr
+from kpr_gateway.messages import iplos_annual, iplos_kpr, xpr_ide
 from kpr_gateway.messages.apprec import AppRec, apprec_for, build_apprec
 from kpr_gateway.messages.errors import (
     SchemaError,
@@ -172,6 +172,8 @@ def test_namespaces_cover_msghead_apprec_and_payloads(schemas: SchemaSet) -> Non
         "http://www.kith.no/xmlstds/apprec/2012-02-15",
         PAYLOAD_NS,
         iplos_kpr.NAMESPACE,
+        iplos_annual.NAMESPACE,
+        xpr_ide.NAMESPACE,
     }
 
 

@@ -249,7 +249,7 @@ def test_every_service_has_the_same_workload_options() -> None:
     common = set(properties["transform"]["properties"])
     for service in SERVICES:
         own = set(properties[service]["properties"])
-        extra = {"intake": {"service", "ingress"}, "simulator": {"enabled", "amqp"}}
+        extra = {"intake": {"service", "ingress", "annualSpool"}, "simulator": {"enabled", "amqp"}}
         extra["simulator"] |= {"credentialsSecret", "partiesConfigMap", "registryAuth"}
         missing = {"simulator": {"autoscaling"}}.get(service, set())
         assert own == (common - missing) | extra.get(service, set()), service
@@ -290,6 +290,7 @@ CHART_MANAGED = {
     "parties_file", "amqp_url", "amqp_password_file", "amqp_allow_insecure",
     "registry_url", "registry_username", "registry_password_file",
     "registry_cache_ttl_seconds", "registry_timeout_seconds",
+    "annual_spool_dir",
 }  # fmt: skip
 LEFT_AT_DEFAULT = {
     "http_host",  # a container listens on all its interfaces

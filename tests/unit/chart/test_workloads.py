@@ -115,12 +115,19 @@ def test_the_image_user_is_the_default_pod_user() -> None:
         assert f"USER {context['runAsUser']}:{context['runAsGroup']}" in dockerfile
 
 
-def test_only_tmp_is_writable(deployment: Manifest) -> None:
+def test_only_tmp_and_intakes_annual_spool_are_writable(deployment: Manifest) -> None:
     mounts = container(deployment)["volumeMounts"]
     writable = [m["mountPath"] for m in mounts if not m.get("readOnly")]
-    assert writable == ["/tmp"]  # noqa: S108 - the pod's own emptyDir
     volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
     assert "emptyDir" in volumes["tmp"]
+    if component(deployment) != "intake":
+        assert writable == ["/tmp"]  # noqa: S108 - the pod's own emptyDir
+        return
+    spool = "/var/spool/kprgw-annual"
+    assert writable == ["/tmp", spool]  # noqa: S108 - the pod's own emptyDirs
+    assert volumes["annual-spool"]["emptyDir"]["sizeLimit"]
+    env = {e["name"]: e.get("value") for e in container(deployment)["env"]}
+    assert env["KPRGW_INTAKE_ANNUAL_SPOOL_DIR"] == spool
 
 
 def test_secret_files_are_readable_by_the_pod_group_only(deployment: Manifest) -> None:

@@ -63,6 +63,9 @@ OPERATIONS = [
     ("POST", "/v1/events/batch"),
     ("GET", "/v1/events/{event_id}"),
     ("GET", "/v1/messages/{msg_id}"),
+    ("POST", "/v1/annual-submissions"),
+    ("GET", "/v1/annual-submissions"),
+    ("GET", "/v1/annual-submissions/{submission_id}"),
 ]
 
 

@@ -46,7 +46,11 @@ def test_a_helseid_configuration_from_the_environment(monkeypatch: pytest.Monkey
     config = settings(monkeypatch, **HELSEID).oauth_config()
     assert config is not None
     assert config.tenant_claim == "helseid://claims/client/claims/orgnr_parent"
-    assert config.scope_values == {"nhn:kprgw/submit": Scope.SUBMIT, "nhn:kprgw/read": Scope.READ}
+    assert config.scope_values == {
+        "nhn:kprgw/submit": Scope.SUBMIT,
+        "nhn:kprgw/read": Scope.READ,
+        "kpr:annual": Scope.ANNUAL,
+    }
     assert config.algorithms == {"RS256", "PS256"}
     assert config.client_claims == ("client_id", "azp")
 

@@ -3,6 +3,7 @@
 ``check`` runs every rule of the annual check over the IPLOS file and its identity file and
 prints a report (``--json``: the report's JSON); exit 0 when sendable, 1 when not, 2 on
 usage errors (a missing file, a bad tenant file). ``sample`` writes a synthetic pair.
+``submit`` uploads the pair to intake (``annual_submit``), which runs the same check.
 Output names rules, counts, pePeIDs and lines; never a national id.
 """
 
@@ -12,11 +13,23 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from kpr_gateway.annual import RULES_BY_ID, AnnualInputError, SubmissionReport, check_submission
 from kpr_gateway.annual.synthetic import write_tenant_extract
+from kpr_gateway.cli import annual_submit
+from kpr_gateway.cli.backfill.command import API_KEY_ENV, _api_key, _base_url
 from kpr_gateway.cli.output import fail
 from kpr_gateway.reference import load_municipalities
 from kpr_gateway.tenancy import TenancyError, Tenant, load_tenant, load_tenants
@@ -133,6 +146,98 @@ def sample(
     typer.echo(
         f"{files.persons} persons, municipality {files.municipality_number}, year {reporting_year}"
     )
+
+
+@app.command()
+def submit(
+    *,
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant id the API key belongs to.")],
+    iplos: Annotated[Path, typer.Option(help="The IPLOS 3.7 file (iplos_2019.xsd).")],
+    ident: Annotated[Path, typer.Option(help="The identity file (XPR(ide) 53.1.3).")],
+    url: Annotated[str, typer.Option("--url", help="The gateway's API.")] = "http://127.0.0.1:8080",
+    year: Annotated[
+        int | None,
+        typer.Option(help="The reporting year. Default (the gateway's): the previous year."),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(help="validation: a test submission to KPR Validering (171479)."),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option(help="Replace the year's acknowledged submission (needs --reason).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why it is replaced (talk to FHI first); audited.")
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help=f"File holding an API key with scope annual (else ${API_KEY_ENV})."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Poll until KPR's AppRec on the KPR_IPL is in.")
+    ] = False,
+    wait_seconds: Annotated[
+        float, typer.Option(min=1, help="Give up waiting after this long.")
+    ] = 3600.0,
+    poll_seconds: Annotated[float, typer.Option(min=0.1, help="Between polls.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Upload a year's IPLOS 3.7 file and identity file to POST {url}/v1/annual-submissions.
+
+    The gateway checks them as `annual check` does; a sendable pair goes to KPR as KPR_IPL
+    and KPR_IDE. Exit 0 sent (with --wait: acknowledged), 1 refused or rejected, 2 usage,
+    3 conflict (a submission of the year waits for its AppRec, or needs --replace).
+    """
+    for label, path in (("--iplos", iplos), ("--ident", ident)):
+        if not path.is_file():
+            fail(f"{label}: {path}: no such file", code=EXIT_USAGE)
+    if replace and not reason:
+        fail("--replace needs --reason", code=EXIT_USAGE)
+    base = _base_url(url)
+    key = _api_key(api_key_file)
+    body = annual_submit.upload_body(
+        iplos=iplos,
+        ident=ident,
+        year=year,
+        environment=environment,
+        replace=replace,
+        reason=reason,
+    )
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn(f"[bold]upload {tenant}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    # The check runs before the answer: a large year takes seconds after the upload.
+    timeout = httpx.Timeout(30.0, read=600.0)
+    try:
+        with httpx.Client(base_url=base, timeout=timeout) as client:
+            with bar:
+                task = bar.add_task("upload", total=iplos.stat().st_size + ident.stat().st_size)
+                answer = annual_submit.send(client, body, key, lambda n: bar.advance(task, n))
+            if answer.status_code != 201:
+                text, code = annual_submit.refusal(answer)
+                fail(text, code=code)
+            submitted = answer.json()
+            if wait and submitted["status"] not in annual_submit.FINAL_STATUSES:
+                console.print(f"submission {submitted['submission_id']}: waiting for KPR")
+                submitted = annual_submit.wait_for_outcome(
+                    client,
+                    answer.headers.get("location") or submitted["links"]["self"],
+                    key,
+                    interval=poll_seconds,
+                    timeout=wait_seconds,
+                    on_status=lambda status: None,
+                )
+    except httpx.HTTPError as exc:
+        fail(f"{base}: {type(exc).__name__}: {exc}")
+    annual_submit.print_answer(submitted, as_json=as_json)
+    raise typer.Exit(annual_submit.exit_code(submitted["status"]))
 
 
 def _load_tenant(path: Path, tenant_id: str | None) -> Tenant:

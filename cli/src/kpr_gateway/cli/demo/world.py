@@ -139,7 +139,7 @@ def _tenant(
             {
                 "id": f"{name}-epj",
                 "api_key_sha256": hashlib.sha256(api_key.encode()).hexdigest(),
-                "scopes": ["submit", "read"],
+                "scopes": ["submit", "read", "annual"],
             }
         ],
         "receiver_override": {

@@ -1,5 +1,14 @@
 """The Redis ledger: events and KPR messages, their states and history (DESIGN.md section 2)."""
 
+from kpr_gateway.ledger.annual import (
+    AnnualConflictError,
+    AnnualMessage,
+    AnnualSubmissions,
+    Discipline,
+    DisciplineAnswer,
+    NewAnnualSubmission,
+    UnpublishedMessage,
+)
 from kpr_gateway.ledger.chain import ChainCommit, ChainLink, ChainReport, OriginalInfo
 from kpr_gateway.ledger.errors import (
     ChainBrokenError,
@@ -18,6 +27,7 @@ from kpr_gateway.ledger.ledger import (
     UnsentMessage,
 )
 from kpr_gateway.ledger.records import (
+    AnnualSubmissionRecord,
     EventRecord,
     MessageRecord,
     ReceiptError,
@@ -28,16 +38,31 @@ from kpr_gateway.ledger.records import (
     RejectionReason,
     Transition,
 )
-from kpr_gateway.ledger.states import EventState, MessageState, combined_message_state
+from kpr_gateway.ledger.states import (
+    AnnualState,
+    AnnualStatus,
+    EventState,
+    MessageState,
+    annual_status,
+    combined_message_state,
+)
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "AnnualConflictError",
+    "AnnualMessage",
+    "AnnualState",
+    "AnnualStatus",
+    "AnnualSubmissionRecord",
+    "AnnualSubmissions",
     "BatchCommit",
     "BatchMessage",
     "ChainBrokenError",
     "ChainCommit",
     "ChainLink",
     "ChainReport",
+    "Discipline",
+    "DisciplineAnswer",
     "EventRecord",
     "EventState",
     "KeySpace",
@@ -46,6 +71,7 @@ __all__ = [
     "LedgerUnavailableError",
     "MessageRecord",
     "MessageState",
+    "NewAnnualSubmission",
     "NewEvent",
     "OriginalInfo",
     "ReceiptError",
@@ -57,6 +83,8 @@ __all__ = [
     "ResendRefusedError",
     "Transition",
     "UnknownMessageError",
+    "UnpublishedMessage",
     "UnsentMessage",
+    "annual_status",
     "combined_message_state",
 ]

@@ -50,6 +50,26 @@ class KeySpace:
         """Set of the municipalities with a chain."""
         return f"{self._tenant(tenant_id)}:chains"
 
+    def annual_submission(self, tenant_id: str, submission_id: str) -> str:
+        """Hash: one annual submission (year, environment, state, report, its two msg ids)."""
+        return f"{self._tenant(tenant_id)}:annual:{submission_id}"
+
+    def annual_current(self, tenant_id: str, year: int) -> str:
+        """The id of the year's current submission: the last one that was sent."""
+        return f"{self._tenant(tenant_id)}:annual-current:{year}"
+
+    def annual_year(self, tenant_id: str, year: int) -> str:
+        """Sorted set: every submission of the year (sent or refused), by creation time."""
+        return f"{self._tenant(tenant_id)}:annual-year:{year}"
+
+    def annual_years(self, tenant_id: str) -> str:
+        """Set of the years with a submission."""
+        return f"{self._tenant(tenant_id)}:annual-years"
+
+    def annual_unpublished(self, tenant_id: str) -> str:
+        """Sorted set: annual messages recorded but not yet confirmed on the bus, by time."""
+        return f"{self._tenant(tenant_id)}:annual-unpublished"
+
     def message_index(self, msg_id: str) -> str:
         """MsgId -> tenant, for operators who only have a MsgId (no hash tag: single-key use)."""
         return f"{self.prefix}:msgidx:{msg_id}"

@@ -19,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from kpr_gateway.ledger import scripts
+from kpr_gateway.ledger.annual import AnnualSubmissions
 from kpr_gateway.ledger.chain import (
     ChainCommit,
     ChainReport,
@@ -123,6 +124,14 @@ class Ledger:
         self._commit_batch = redis.register_script(scripts.COMMIT_BATCH)
         self._resend = redis.register_script(scripts.RESEND_MESSAGE)
         self._verify_links = redis.register_script(scripts.VERIFY_LINKS)
+        self.annual = AnnualSubmissions(
+            redis,
+            keys=self._keys,
+            retention=retention,
+            clock=clock,
+            read_message=self.get_message,
+        )
+        """Annual IPLOS 3.7 submissions (``annual.py``)."""
 
     @property
     def redis(self) -> Redis:
@@ -591,6 +600,7 @@ class Ledger:
             receipt=ReceiptOutcome.model_validate_json(receipt) if receipt else None,
             history=history,
             resend_of=raw.get("resend_of") or None,
+            submission_id=raw.get("submission_id") or None,
         )
 
     async def tenant_of_message(self, msg_id: str) -> str | None:

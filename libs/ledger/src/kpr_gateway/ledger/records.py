@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpr_gateway.ledger.states import EventState, MessageState
+from kpr_gateway.ledger.states import AnnualState, AnnualStatus, EventState, MessageState
 
 
 class _Model(BaseModel):
@@ -64,6 +64,9 @@ class MessageRecord(_Model):
     resend_of: str | None = Field(
         default=None, description="The message this one sends again (same events, same numbers)."
     )
+    submission_id: str | None = Field(
+        default=None, description="The annual submission it belongs to (annual messages only)."
+    )
 
 
 class EventRecord(_Model):
@@ -107,3 +110,31 @@ class ReceiptMatch(StrEnum):
     MATCHED = "matched"
     UNKNOWN_MESSAGE = "unknown_message"
     ALREADY_CLOSED = "already_closed"
+
+
+class AnnualSubmissionRecord(_Model):
+    """An annual IPLOS 3.7 submission and its two messages (KPR_IPL decides its status)."""
+
+    tenant_id: str
+    submission_id: str
+    year: int
+    environment: str
+    state: AnnualState = Field(description="As stored: sent or refused.")
+    status: AnnualStatus = Field(
+        description="What the municipality sees: refused, else derived from the KPR_IPL."
+    )
+    created_at: datetime
+    report: dict[str, Any] = Field(
+        description="The check's report: sendable, persons, findings (pePeIDs only)."
+    )
+    refusal_reason: str | None = None
+    persons: int
+    replace_reason: str | None = None
+    replaces: str | None = Field(
+        default=None, description="The acknowledged submission this one replaced."
+    )
+    trace_id: str | None = None
+    ipl_msg_id: str | None = None
+    ide_msg_id: str | None = None
+    ipl: MessageRecord | None = None
+    ide: MessageRecord | None = None

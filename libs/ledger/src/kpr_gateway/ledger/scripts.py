@@ -239,3 +239,62 @@ for i = 1, #KEYS do
 end
 return {}
 """
+
+# Records an annual submission in one step, with the year's resend discipline. Python reads
+# the year's current submission and its KPR_IPL's id first and passes their keys; the script
+# refuses ('moved') if the current one changed meanwhile, so the caller reads again.
+# Discipline, for a submission to be sent: while the current one's KPR_IPL has no final state
+# -> {'pending', id}; after an accepted one (acknowledged, with or without errors), only with
+# replace -> else {'replace_required', id}; after a rejected, failed or expired one: allowed.
+# A refused submission is only listed: it never becomes the year's current one, so it cannot
+# open the way for a later one without replace.
+# KEYS: submission hash, the year's current key, the year's list, the set of years, the
+# unpublished set, the current submission's KPR_IPL hash (any key of the tenant when there is
+# none); when sending, then: KPR_IPL hash, its history, KPR_IDE hash, its history.
+# ARGV: dry run ('1': only the discipline), sending ('1') or refused ('0'), replace ('1'/'0'),
+# ttl, created (epoch s), submission id, year, the current id as read ('' for none),
+# then when sending per message (KPR_IPL, KPR_IDE): msg_id, msg_type, trace_id, traceparent,
+# document, history entry; then the submission's field/value pairs.
+# Returns {'ok', replaced id or ''}, {'pending', id}, {'replace_required', id}, {'moved'},
+# {'exists'} (the submission id is taken).
+RECORD_ANNUAL = """
+local sending = ARGV[2] == '1'
+local current = redis.call('GET', KEYS[2]) or ''
+if current ~= ARGV[8] then return {'moved'} end
+local replaced = ''
+if sending and current ~= '' then
+  local ipl = redis.call('HGET', KEYS[6], 'state')
+  if ipl == 'acknowledged' or ipl == 'acknowledged_with_errors' then
+    if ARGV[3] ~= '1' then return {'replace_required', current} end
+    replaced = current
+  elseif ipl and ipl ~= 'rejected' and ipl ~= 'transport_error' and ipl ~= 'refused' then
+    return {'pending', current}
+  end
+end
+if ARGV[1] == '1' then return {'ok', replaced} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local ttl = ARGV[4]
+local first = 9
+if sending then first = 21 end
+for i = first, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if replaced ~= '' then redis.call('HSET', KEYS[1], 'replaces', replaced) end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('SADD', KEYS[4], ARGV[7])
+if sending then
+  redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
+  for j = 0, 1 do
+    local a = 9 + 6 * j
+    local record, history = KEYS[7 + 2 * j], KEYS[8 + 2 * j]
+    redis.call('HSET', record, 'state', 'built', 'rank', '1', 'msg_type', ARGV[a + 1],
+      'batch_id', ARGV[6], 'event_ids', '[]', 'trace_id', ARGV[a + 2],
+      'traceparent', ARGV[a + 3], 'document', ARGV[a + 4], 'submission_id', ARGV[6])
+    redis.call('RPUSH', history, ARGV[a + 5])
+    redis.call('EXPIRE', record, ttl)
+    redis.call('EXPIRE', history, ttl)
+    redis.call('ZADD', KEYS[5], ARGV[5], ARGV[a])
+  end
+end
+return {'ok', replaced}
+"""

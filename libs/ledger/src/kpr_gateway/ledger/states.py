@@ -86,3 +86,57 @@ def combined_message_state(states: Iterable[MessageState]) -> MessageState | Non
         if state in present:
             return state
     return None
+
+
+class AnnualState(StrEnum):
+    """What an annual submission is as stored: sent (its two messages recorded) or refused."""
+
+    SENT = "sent"
+    REFUSED = "refused"
+    """The check found errors, or a message was over the NHN size limit: nothing sent."""
+
+
+class AnnualStatus(StrEnum):
+    """What an annual submission shows: its stored state, then that of its KPR_IPL."""
+
+    REFUSED = "refused"
+    SENDING = "sending"
+    """Recorded; its messages are being sealed and dispatched."""
+    SENT = "sent"
+    """KPR_IPL is on the Tjenestebuss, waiting for its AppRec."""
+    OVERDUE = "overdue"
+    ACKNOWLEDGED = "acknowledged"
+    ACKNOWLEDGED_WITH_ERRORS = "acknowledged_with_errors"
+    REJECTED = "rejected"
+    """KPR's AppRec on the KPR_IPL rejected it."""
+    FAILED = "failed"
+    """Not delivered: a transport error, or envelope refused it (over the NHN size limit)."""
+    UNKNOWN = "unknown"
+    """Its KPR_IPL is no longer in the ledger (past the retention)."""
+
+
+ACCEPTED_MESSAGE_STATES = frozenset(
+    {MessageState.ACKNOWLEDGED, MessageState.ACKNOWLEDGED_WITH_ERRORS}
+)
+"""A KPR_IPL in one of these made its submission the year's accepted one."""
+
+_ANNUAL_STATUS_OF_MESSAGE: dict[MessageState, AnnualStatus] = {
+    MessageState.BUILT: AnnualStatus.SENDING,
+    MessageState.ENVELOPED: AnnualStatus.SENDING,
+    MessageState.DISPATCHED: AnnualStatus.SENT,
+    MessageState.OVERDUE: AnnualStatus.OVERDUE,
+    MessageState.ACKNOWLEDGED: AnnualStatus.ACKNOWLEDGED,
+    MessageState.ACKNOWLEDGED_WITH_ERRORS: AnnualStatus.ACKNOWLEDGED_WITH_ERRORS,
+    MessageState.REJECTED: AnnualStatus.REJECTED,
+    MessageState.TRANSPORT_ERROR: AnnualStatus.FAILED,
+    MessageState.REFUSED: AnnualStatus.FAILED,
+}
+
+
+def annual_status(state: AnnualState, ipl_state: MessageState | None) -> AnnualStatus:
+    """The status a submission shows: KPR_IPL's AppRec decides it (derived, never stored)."""
+    if state is AnnualState.REFUSED:
+        return AnnualStatus.REFUSED
+    if ipl_state is None:
+        return AnnualStatus.UNKNOWN
+    return _ANNUAL_STATUS_OF_MESSAGE[ipl_state]

@@ -60,13 +60,22 @@ class PayloadSchema:
 
 
 def kpr_payload_schemas() -> tuple[PayloadSchema, ...]:
-    """The payload schemas the gateway sends: IPLOS i KPR, XPR(ipl) 56.0.0 (the official XSD,
-    as shipped in the iplos_kpr package)."""
+    """The payload schemas the gateway sends, the official XSDs as their packages ship them:
+    IPLOS i KPR, XPR(ipl) 56.0.0 (daily), and IPLOS 3.7 and XPR(ide) 53.1.3 (annual).
+
+    The annual ones are here because packing is a setting per message type: an annual
+    document may travel inline, and MsgHead's strict ``Content`` then needs its schema. A
+    packed one is a ``Base64Container`` to MsgHead and is checked on its own, streaming.
+    """
     # Imported on use: iplos_kpr itself imports this package, so a module-level import
     # here would make package initialisation circular.
-    from kpr_gateway.messages import iplos_kpr  # noqa: PLC0415
+    from kpr_gateway.messages import iplos_annual, iplos_kpr, xpr_ide  # noqa: PLC0415
 
-    return (PayloadSchema(iplos_kpr.NAMESPACE, Path(iplos_kpr.XSD_PATH)),)
+    return (
+        PayloadSchema(iplos_kpr.NAMESPACE, Path(iplos_kpr.XSD_PATH)),
+        PayloadSchema(iplos_annual.NAMESPACE, Path(iplos_annual.XSD_PATH)),
+        PayloadSchema(xpr_ide.NAMESPACE, Path(xpr_ide.XSD_PATH)),
+    )
 
 
 def standards_dir_from_env() -> Path:

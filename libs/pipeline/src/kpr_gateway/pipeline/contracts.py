@@ -23,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 from kpr_gateway.messages.iplos_kpr import Notification
@@ -124,14 +125,29 @@ class EventChunk(Contract):
 
 
 class BuiltMessage(Contract):
-    """Queue ``messages``: one KPR message with its MsgHead, built but not yet sealed."""
+    """Queue ``messages``: one KPR message with its MsgHead, built but not yet sealed.
+
+    A daily message carries its events (at least one); an annual one (KPR_IPL or KPR_IDE of
+    an annual IPLOS 3.7 submission) carries none and names its ``submission_id`` instead
+    (its ``batch_id`` is the submission id too). Its document is the MsgHead with the file
+    packed (zipped, base64): never the uncompressed year.
+    """
 
     tenant_id: TenantId
     msg_id: UUID
     msg_type: MsgType
     batch_id: UUID
-    event_ids: list[UUID] = Field(min_length=1)
+    event_ids: list[UUID] = Field(default_factory=list)
+    submission_id: UUID | None = None
     document: Base64Binary = Field(repr=False)
+
+    @model_validator(mode="after")
+    def _events_or_submission(self) -> Self:
+        if self.submission_id is None and not self.event_ids:
+            raise ValueError("a daily message carries at least one event")
+        if self.submission_id is not None and self.event_ids:
+            raise ValueError("an annual message carries no events")
+        return self
 
 
 class SealedMessage(Contract):

@@ -106,9 +106,13 @@ class TenantCertificates(_Strict):
 class Scope(StrEnum):
     SUBMIT = "submit"
     READ = "read"
+    ANNUAL = "annual"
+    """The annual IPLOS 3.7 submission (once a year): given explicitly, never by default."""
 
 
-ALL_SCOPES = frozenset({Scope.SUBMIT, Scope.READ})
+DEFAULT_SCOPES = frozenset({Scope.SUBMIT, Scope.READ})
+"""What a client may do when its entry names no scopes (as before the annual scope)."""
+ALL_SCOPES = DEFAULT_SCOPES
 RateLimit = Annotated[int, Field(ge=1, le=1_000_000)]
 ClaimValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 _CLIENT_SYSTEM_DESCRIPTION = (
@@ -125,7 +129,7 @@ class EpjClient(_Strict):
 
     id: TenantId = Field(description="Name of the client, e.g. 'gerica-prod'; in audit records.")
     api_key_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-    scopes: frozenset[Scope] = ALL_SCOPES
+    scopes: frozenset[Scope] = DEFAULT_SCOPES
     rate_limit_per_second: RateLimit | None = Field(
         default=None, description="Requests per second before 429; unset: the service default."
     )
@@ -143,7 +147,7 @@ class OAuthClient(_Strict):
     client_id: ClaimValue = Field(
         description="The token's client id (HelseID: the client_id claim of the EPJ system)."
     )
-    scopes: frozenset[Scope] = ALL_SCOPES
+    scopes: frozenset[Scope] = DEFAULT_SCOPES
     rate_limit_per_second: RateLimit | None = Field(
         default=None, description="Requests per second before 429; unset: the service default."
     )

@@ -29,18 +29,21 @@ class Gatekeeper:
         self._audit = audit
         self._foreign = foreign
 
-    def caller_with(self, scope: Scope) -> Callable[..., Awaitable[Caller]]:
-        """A FastAPI dependency: the authenticated, rate-limited caller holding ``scope``."""
+    def caller_with(self, scope: Scope, *alternatives: Scope) -> Callable[..., Awaitable[Caller]]:
+        """A FastAPI dependency: the authenticated, rate-limited caller holding ``scope`` (or
+        one of ``alternatives``)."""
 
         async def caller(
             request: Request,
             authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
         ) -> Caller:
-            return await self.admit(request, authorization, scope)
+            return await self.admit(request, authorization, scope, *alternatives)
 
         return caller
 
-    async def admit(self, request: Request, authorization: str | None, scope: Scope) -> Caller:
+    async def admit(
+        self, request: Request, authorization: str | None, scope: Scope, *alternatives: Scope
+    ) -> Caller:
         route, method = route_template(request), request.method
         try:
             found = await self._authenticator.authenticate(authorization)
@@ -56,7 +59,10 @@ class Gatekeeper:
             raise
         await self._limiter.check(found.client_id, found.rate_limit_per_second)
         try:
-            found.require(scope)
+            if alternatives:
+                found.require_any((scope, *alternatives))
+            else:
+                found.require(scope)
         except AccessDeniedError as exc:
             self._audit.access_denied(
                 reason=exc.reason,

@@ -6,6 +6,7 @@
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -15,6 +16,7 @@ from opentelemetry import trace
 from pydantic import BaseModel
 
 from kpr_gateway.intake.access import Gatekeeper
+from kpr_gateway.intake.annual_api import AnnualOptions, AnnualSubmitter, register_annual_routes
 from kpr_gateway.intake.audit import AuditLog, ForeignIds
 from kpr_gateway.intake.auth import Authenticator, Caller
 from kpr_gateway.intake.errors import (
@@ -70,7 +72,7 @@ class IntakeLimits:
     chunk_events: int
 
 
-def create_app(
+def create_app(  # noqa: PLR0915 (the route handlers are its body)
     *,
     tenants: TenantsFile,
     ledger: Ledger,
@@ -82,6 +84,7 @@ def create_app(
     shutdown: DrainState | None = None,
     tokens: TokenVerifier | None = None,
     keys: KeySpace | None = None,
+    annual: AnnualOptions | None = None,
 ) -> FastAPI:
     """The intake API; the same app serves in production and in the embedded mode.
 
@@ -227,6 +230,16 @@ def create_app(
             raise NotFoundError(f"no KPR message {msg_id} for this tenant")
         return MessageStatus(message=record)
 
+    # Intake.start runs the sweep: what a crash left recorded but unpublished goes out.
+    app.state.annual_sweep = register_annual_routes(
+        app,
+        gate=gate,
+        submitter=AnnualSubmitter(
+            ledger=ledger, bus=bus, options=annual or AnnualOptions(), audit=audit, metrics=metrics
+        ),
+        ledger=ledger,
+        tenants=tenants,
+    )
     return app
 
 
@@ -253,6 +266,7 @@ class Intake:
         """Fetch the OAuth2 issuer's keys early; an issuer that is down only delays tokens."""
         if self._tokens is not None:
             await self._tokens.keys.refresh()
+        await self._app.state.annual_sweep()
 
     async def close(self) -> None:
         """Nothing pending: every answered request was confirmed by the broker."""
@@ -285,6 +299,13 @@ def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
             shutdown=context.drain,
             tokens=tokens,
             keys=KeySpace(settings.key_prefix),
+            annual=AnnualOptions(
+                spool_dir=settings.annual_spool_dir,
+                max_file_bytes=settings.annual_max_file_bytes,
+                max_nhn_message_bytes=settings.annual_max_nhn_message_bytes,
+                packing=(settings.annual_packing_ipl, settings.annual_packing_ide),
+                republish_after=timedelta(seconds=settings.annual_republish_after_seconds),
+            ),
         ),
         tokens=tokens,
         http_client=http_client,

@@ -27,6 +27,7 @@ class AuditEvent(StrEnum):
     AUTHENTICATION_FAILED = "authentication_failed"
     ACCESS_DENIED = "access_denied"
     CROSS_TENANT_READ = "cross_tenant_read"
+    ANNUAL_REPLACED = "annual_replaced"
 
 
 class AuditLog:
@@ -76,10 +77,30 @@ class AuditLog:
             },
         )
 
-    def _record(self, event: AuditEvent, level: int, fields: Mapping[str, str]) -> None:
+    def annual_replaced(
+        self, *, caller: Caller, submission_id: str, replaces: str, year: int, reason: str
+    ) -> None:
+        """A new annual submission replaces the year's acknowledged one (FHI asks that the
+        municipality talk to them first): who did it, and the reason they gave."""
+        self._record(
+            AuditEvent.ANNUAL_REPLACED,
+            logging.WARNING,
+            {
+                **_who(caller),
+                "submission_id": submission_id,
+                "replaces": replaces,
+                "year": str(year),
+                "reason": reason,
+            },
+            outcome="allowed",
+        )
+
+    def _record(
+        self, event: AuditEvent, level: int, fields: Mapping[str, str], *, outcome: str = "denied"
+    ) -> None:
         if self._counter is not None:
             self._counter.labels(event=event.value).inc()
-        extra = {"audit_event": event.value, "outcome": "denied", **fields}
+        extra = {"audit_event": event.value, "outcome": outcome, **fields}
         described = " ".join(f"{key}={value}" for key, value in sorted(fields.items()))
         self._log.log(level, "audit %s: %s", event.value, described, extra=extra)
 

@@ -39,6 +39,18 @@ class Caller:
                 context={"scope": scope.value},
             )
 
+    def require_any(self, scopes: tuple[Scope, ...]) -> None:
+        """One of ``scopes`` is enough (reading an annual submission: read or annual)."""
+        if len(scopes) == 1:
+            self.require(scopes[0])
+        elif self.scopes.isdisjoint(scopes):
+            names = " or ".join(scope.value for scope in scopes)
+            raise AccessDeniedError(
+                f"client {self.client_id} lacks the scope {names}",
+                reason="missing_scope",
+                context={"scope": names},
+            )
+
 
 def api_key_digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()

@@ -31,6 +31,19 @@ class InvalidEventError(IntakeError):
     code = "invalid_event"
 
 
+class InvalidSubmissionError(IntakeError):
+    """An annual submission's form is incomplete or invalid (not its files' content: that is
+    the check's report)."""
+
+    status_code = 422
+    code = "invalid_submission"
+
+
+class UnsupportedMediaTypeError(IntakeError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class UnauthenticatedError(IntakeError):
     status_code = 401
     code = "unauthenticated"
@@ -73,6 +86,14 @@ class NotFoundError(IntakeError):
 
 
 class ConflictError(IntakeError):
+    status_code = 409
+    code = "conflict"
+
+
+class AnnualConflictError(IntakeError):
+    """The year's resend rule refuses a new annual submission; ``details`` names the one in
+    the way (``submission_id``)."""
+
     status_code = 409
     code = "conflict"
 

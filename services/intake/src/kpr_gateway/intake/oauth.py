@@ -21,7 +21,11 @@ from kpr_gateway.tenancy.model import Scope
 
 # Three base64url parts; the signature part may be empty only for "none", refused anyway.
 _JWT_SHAPE: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-DEFAULT_SCOPES: Final = {"kpr:submit": Scope.SUBMIT, "kpr:read": Scope.READ}
+DEFAULT_SCOPES: Final = {
+    "kpr:submit": Scope.SUBMIT,
+    "kpr:read": Scope.READ,
+    "kpr:annual": Scope.ANNUAL,
+}
 
 
 def looks_like_jwt(credential: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from kpr_gateway.intake.jwks import SUPPORTED_ALGORITHMS, JwksPolicy
 from kpr_gateway.intake.oauth import OAuthConfig
+from kpr_gateway.messages.packing import ANNUAL_PACKING, Packing
 from kpr_gateway.runtime import ServiceSettings
 from kpr_gateway.tenancy.model import Scope
 
@@ -27,6 +29,36 @@ class IntakeSettings(ServiceSettings):
         default=500,
         ge=1,
         description="Requests per second per EPJ client before 429, unless it has its own.",
+    )
+
+    # The annual IPLOS 3.7 submission (POST /v1/annual-submissions).
+    annual_spool_dir: Path | None = Field(
+        default=None,
+        description="Where uploads are spooled while checked (unset: the system's temp dir).",
+    )
+    annual_max_file_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest IPLOS or ident file accepted (413 above); a 50,000-person year is "
+        "about 72 MB.",
+    )
+    annual_max_nhn_message_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest MsgHead built for an annual file; a larger one refuses the "
+        "submission before anything is stored (envelope checks the sealed size again).",
+    )
+    annual_packing_ipl: Packing = Field(
+        default=ANNUAL_PACKING, description="How KPR_IPL carries the IPLOS 3.7 file."
+    )
+    annual_packing_ide: Packing = Field(
+        default=ANNUAL_PACKING, description="How KPR_IDE carries the XPR(ide) file."
+    )
+    annual_republish_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Annual messages recorded this long ago and never confirmed on the bus "
+        "(a crash) are published again at start-up.",
     )
 
     # OAuth2 bearer tokens (off unless an issuer is set; API keys work either way).
@@ -50,6 +82,7 @@ class IntakeSettings(ServiceSettings):
     oauth_scope_claim: str = "scope"
     oauth_scope_submit: str = "kpr:submit"
     oauth_scope_read: str = "kpr:read"
+    oauth_scope_annual: str = "kpr:annual"
     oauth_algorithms: list[str] = Field(default=["RS256", "ES256", "PS256"], min_length=1)
     oauth_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
     oauth_jwks_max_age_seconds: float = Field(default=300.0, ge=10)
@@ -69,8 +102,11 @@ class IntakeSettings(ServiceSettings):
                 f"oauth_algorithms {sorted(refused)} refused; "
                 f"use asymmetric ones: {sorted(SUPPORTED_ALGORITHMS)}"
             )
-        if self.oauth_scope_submit == self.oauth_scope_read:
-            raise ValueError("oauth_scope_submit and oauth_scope_read must differ")
+        scope_names = (self.oauth_scope_submit, self.oauth_scope_read, self.oauth_scope_annual)
+        if len(set(scope_names)) != len(scope_names):
+            raise ValueError(
+                "oauth_scope_submit, oauth_scope_read and oauth_scope_annual must differ"
+            )
         return self
 
     def oauth_config(self) -> OAuthConfig | None:
@@ -82,7 +118,11 @@ class IntakeSettings(ServiceSettings):
             tenant_claim=self.oauth_tenant_claim,
             client_claims=tuple(self.oauth_client_claims),
             scope_claim=self.oauth_scope_claim,
-            scope_values={self.oauth_scope_submit: Scope.SUBMIT, self.oauth_scope_read: Scope.READ},
+            scope_values={
+                self.oauth_scope_submit: Scope.SUBMIT,
+                self.oauth_scope_read: Scope.READ,
+                self.oauth_scope_annual: Scope.ANNUAL,
+            },
             algorithms=frozenset(self.oauth_algorithms),
             leeway_seconds=self.oauth_leeway_seconds,
         )

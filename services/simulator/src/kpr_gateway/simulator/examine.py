@@ -10,7 +10,8 @@
    a Base64Container: unpacked first, then checked the same way). By its root namespace: the
    Melding of IPLOS i KPR (daily, KPR_IPL only) against the official XPR(ipl) 56.0.0 XSD
    always and what the register checks beyond the schema (``document_checks``); an annual
-   document (IPLOS 3.7, XPR(ide)) by ``annual_checks.check_annual_document``. Failures
+   document (IPLOS 3.7, XPR(ide)) against its official XSD, streaming, by
+   ``annual_checks.check_annual_document`` (never part of a chain). Failures
    become AppRec error codes (``codes``) and the answer is status 2. The notifications'
    places in the sender's chain are returned for the caller, which alone holds the chains
    (``chain``).
@@ -146,7 +147,7 @@ def _errors_by_kind(
     except MessagesError as exc:
         return [_unreadable_packed(exc)], None
     if namespace in ANNUAL_MSG_TYPES:
-        return check_annual_document(AnnualDocument(head, namespace), sender), None
+        return check_annual_document(AnnualDocument(head, namespace)), None
     if head.msg_type != iplos_kpr.MSG_TYPE:
         return [_unsupported_type(head.msg_type)], None
     melding = _daily_document(head, schemas)

@@ -1,0 +1,365 @@
+"""The annual submission API on the in-memory bus and fakeredis: submit, refuse, resend rules,
+size limits, scopes, spooling, and publishing again what was never confirmed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from fakeredis import FakeAsyncRedis
+
+from kpr_gateway.cli.demo.world import DemoWorld, create_world
+from kpr_gateway.intake.annual_api import AnnualOptions
+from kpr_gateway.intake.app import IntakeLimits, create_app
+from kpr_gateway.intake.ratelimit import RateLimiter
+from kpr_gateway.ledger import Ledger, ReceiptOutcome
+from kpr_gateway.messages.msghead import document_bytes, parse_msghead
+from kpr_gateway.messages.packing import Packing
+from kpr_gateway.observability.health import readiness_checks
+from kpr_gateway.observability.metrics import ServiceMetrics
+from kpr_gateway.pipeline import MESSAGES, Delivery, MemoryBroker, MemoryBus, PublishError
+from kpr_gateway.pipeline.contracts import BuiltMessage
+from kpr_gateway.tenancy import load_tenants
+from tests.unit.intake.harness import Clock, captured_logs
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "annual"
+IPLOS = (EXAMPLES / "bergen-2025-iplos.xml").read_bytes()
+IDENT = (EXAMPLES / "bergen-2025-ident.xml").read_bytes()
+
+
+class FlakyBus(MemoryBus):
+    refuse = False
+
+    async def publish(
+        self, queue: str, body: bytes, *, message_id: str, headers: Any = None
+    ) -> None:
+        if self.refuse:
+            raise PublishError("broker did not confirm (test)")
+        await super().publish(queue, body, message_id=message_id, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    return create_world(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def tenants_file(world: DemoWorld) -> Path:
+    """The demo world's tenants; bergen's client may submit annually, trondheim's may not."""
+    document = yaml.safe_load(world.tenants_file.read_text())
+    scopes = {"bergen": ["submit", "read", "annual"], "trondheim": ["submit", "read"]}
+    for tenant in document["tenants"]:
+        tenant["epj_clients"][0]["scopes"] = scopes[tenant["id"]]
+    path = world.tenants_file.with_name("tenants-annual.yaml")
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@dataclass
+class Annual:
+    client: httpx.AsyncClient
+    bus: FlakyBus
+    ledger: Ledger
+    spool: Path
+    published: list[BuiltMessage] = field(default_factory=list)
+
+    async def record(self, delivery: Delivery) -> None:
+        self.published.append(BuiltMessage.from_body(delivery.body))
+
+    async def submit(
+        self,
+        tenant: str = "bergen",
+        *,
+        iplos: bytes = IPLOS,
+        ident: bytes = IDENT,
+        form: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        response = await self.client.post(
+            "/v1/annual-submissions",
+            headers=self.auth(tenant),
+            files={"iplos": ("b.xml", iplos, "text/xml"), "ident": ("i.xml", ident, "text/xml")},
+            data={"year": "2025", **(form or {})},
+        )
+        await self.bus.wait_settled()
+        return response
+
+    def auth(self, tenant: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[tenant]}"}
+
+    keys: dict[str, str] = field(default_factory=dict)
+
+    async def answer(self, msg_id: str, status_code: int) -> None:
+        outcome = ReceiptOutcome(
+            kind="apprec",
+            received_at=datetime.now(UTC),
+            status_code=status_code,
+            status_text="OK" if status_code == 1 else "Avvist",
+            errors=[] if status_code == 1 else [{"code": "X1", "text": "avvist (test)"}],
+        )
+        await self.ledger.record_receipt("bergen", msg_id, outcome, trace_id=None)
+
+
+async def _annual(
+    tenants_file: Path, world: DemoWorld, spool: Path, options: AnnualOptions
+) -> AsyncIterator[Annual]:
+    broker = MemoryBroker(delay_scale=0)
+    bus = FlakyBus(service_name="intake", broker=broker)
+    consumer = MemoryBus(service_name="envelope", broker=broker)
+    redis = FakeAsyncRedis()
+    ledger = Ledger(redis)
+    app = create_app(
+        tenants=load_tenants(tenants_file),
+        ledger=ledger,
+        bus=bus,
+        limiter=RateLimiter(redis, per_second=1000, clock=Clock()),
+        limits=IntakeLimits(max_batch_events=50, max_body_bytes=64 * 1024, chunk_events=10),
+        metrics=ServiceMetrics("intake"),
+        readiness=readiness_checks({"broker": bus.ping}),
+        annual=options,
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+    annual = Annual(client, bus, ledger, spool, keys=dict(world.api_keys))
+    consumer.subscribe(MESSAGES, annual.record)
+    await bus.start()
+    await consumer.start()
+    try:
+        yield annual
+    finally:
+        await client.aclose()
+        await consumer.stop()
+        await bus.stop()
+
+
+@pytest.fixture
+async def annual(tenants_file: Path, world: DemoWorld, tmp_path: Path) -> AsyncIterator[Annual]:
+    spool = tmp_path / "spool"
+    options = AnnualOptions(
+        spool_dir=spool, max_file_bytes=1024 * 1024, republish_after=timedelta(0)
+    )
+    async for running in _annual(tenants_file, world, spool, options):
+        yield running
+
+
+async def test_a_clean_year_is_checked_recorded_and_both_messages_published(
+    annual: Annual,
+) -> None:
+    response = await annual.submit()
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "sending"
+    assert body["year"] == 2025
+    assert body["environment"] == "validation"
+    assert body["report"]["sendable"] is True
+    assert body["report"]["persons"] == 40
+    assert response.headers["location"] == f"/v1/annual-submissions/{body['submission_id']}"
+    assert [m["msg_type"] for m in body["messages"]] == ["KPR_IPL", "KPR_IDE"]
+
+    published: dict[str, BuiltMessage] = {m.msg_type: m for m in annual.published}
+    assert sorted(published) == ["KPR_IDE", "KPR_IPL"]
+    for msg_type, original in (("KPR_IPL", IPLOS), ("KPR_IDE", IDENT)):
+        message = published[msg_type]
+        assert str(message.submission_id) == body["submission_id"]
+        assert message.event_ids == []
+        head = parse_msghead(message.document)
+        assert head.msg_type == msg_type
+        assert head.packing is Packing.BASE64_ZIP
+        assert head.receiver.service is not None
+        assert head.receiver.service.her_id == "171479"
+        assert document_bytes(head) == original
+    # the spooled files are gone
+    assert list(annual.spool.iterdir()) == []
+
+    read = await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))
+    assert read.status_code == 200
+    assert read.json()["status"] == "sending"
+    listed = await annual.client.get(
+        "/v1/annual-submissions", params={"year": 2025}, headers=annual.auth("bergen")
+    )
+    assert [s["submission_id"] for s in listed.json()["submissions"]] == [body["submission_id"]]
+    # national ids of the ident file appear nowhere in the answers
+    assert "03064743790" not in read.text + listed.text + response.text
+
+
+async def test_the_status_follows_kpr_ipl_and_shows_the_apprec(annual: Annual) -> None:
+    body = (await annual.submit()).json()
+    ipl, _ide = (m["msg_id"] for m in body["messages"])
+    await annual.answer(ipl, 2)
+    read = (await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))).json()
+    assert read["status"] == "rejected"
+    assert read["messages"][0]["receipt"]["errors"][0]["code"] == "X1"
+    assert read["messages"][1]["state"] == "built"
+
+
+async def test_a_second_submission_while_one_waits_for_its_apprec_is_409(annual: Annual) -> None:
+    first = (await annual.submit()).json()
+    sent = len(annual.published)
+    second = await annual.submit()
+    assert second.status_code == 409
+    assert second.json()["details"][0] == {
+        "submission_id": first["submission_id"],
+        "rule": "pending",
+    }
+    assert len(annual.published) == sent
+
+
+async def test_after_an_acknowledged_year_a_new_one_needs_replace_and_a_reason(
+    annual: Annual,
+) -> None:
+    first = (await annual.submit()).json()
+    await annual.answer(first["messages"][0]["msg_id"], 1)
+    sent = len(annual.published)
+
+    plain = await annual.submit()
+    assert plain.status_code == 409
+    assert plain.json()["details"][0]["rule"] == "replace_required"
+    without_reason = await annual.submit(form={"replace": "true"})
+    assert without_reason.status_code == 422
+    assert without_reason.json()["details"] == [
+        {"field": "reason", "reason": "required with replace"}
+    ]
+    assert len(annual.published) == sent
+
+    with captured_logs() as logs:
+        replaced = await annual.submit(
+            form={"replace": "true", "reason": "corrected service codes, agreed"}
+        )
+    assert replaced.status_code == 201, replaced.text
+    body = replaced.json()
+    assert body["replaces"] == first["submission_id"]
+    assert body["replace_reason"] == "corrected service codes, agreed"
+    (record,) = [line for line in logs.audit() if line["audit_event"] == "annual_replaced"]
+    assert record["replaces"] == first["submission_id"]
+    assert record["submission_id"] == body["submission_id"]
+    assert record["outcome"] == "allowed"
+    assert record["client"] == "bergen-epj"
+    assert len(annual.published) == sent + 2
+
+
+async def test_after_a_rejected_year_a_new_one_is_allowed(annual: Annual) -> None:
+    first = (await annual.submit()).json()
+    await annual.answer(first["messages"][0]["msg_id"], 2)
+    again = await annual.submit()
+    assert again.status_code == 201
+    assert again.json()["replaces"] is None
+
+
+async def test_a_refused_check_keeps_its_report_and_sends_nothing(annual: Annual) -> None:
+    orphanless = IDENT.replace(b'<PasientIdent pid="100002" fid="31081150993" typeID="1"/>', b"")
+    assert orphanless != IDENT
+    response = await annual.submit(ident=orphanless)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "refused"
+    assert body["messages"] == []
+    (finding,) = body["report"]["findings"]
+    assert finding == {
+        "rule": "ident-missing",
+        "severity": "error",
+        "count": 1,
+        "examples": ["100002"],
+    }
+    assert annual.published == []
+    # a refused one does not stand in the way, and is still listed with its report
+    assert (await annual.submit()).status_code == 201
+    listed = await annual.client.get(
+        "/v1/annual-submissions", params={"year": 2025}, headers=annual.auth("bergen")
+    )
+    assert [s["status"] for s in listed.json()["submissions"]] == ["refused", "sending"]
+
+
+async def test_a_message_over_the_nhn_limit_refuses_the_submission(
+    tenants_file: Path, world: DemoWorld, tmp_path: Path
+) -> None:
+    options = AnnualOptions(spool_dir=tmp_path, max_nhn_message_bytes=2048)
+    async for annual in _annual(tenants_file, world, tmp_path, options):
+        body = (await annual.submit()).json()
+        assert body["status"] == "refused"
+        assert body["report"]["sendable"] is True
+        assert "over the NHN message limit of 2048 bytes" in body["refusal_reason"]
+        assert annual.published == []
+
+
+async def test_inline_packing_is_a_setting(
+    tenants_file: Path, world: DemoWorld, tmp_path: Path
+) -> None:
+    options = AnnualOptions(spool_dir=tmp_path, packing=(Packing.INLINE, Packing.BASE64_ZIP))
+    async for annual in _annual(tenants_file, world, tmp_path, options):
+        assert (await annual.submit()).status_code == 201
+        packings = {m.msg_type: parse_msghead(m.document).packing for m in annual.published}
+        assert packings == {"KPR_IPL": Packing.INLINE, "KPR_IDE": Packing.BASE64_ZIP}
+
+
+async def test_the_annual_scope_is_needed_to_submit_and_read_or_annual_to_read(
+    annual: Annual,
+) -> None:
+    refused = await annual.submit("trondheim")
+    assert refused.status_code == 403
+    listed = await annual.client.get("/v1/annual-submissions", headers=annual.auth("trondheim"))
+    assert listed.status_code == 200
+    assert listed.json() == {"submissions": []}
+    body = (await annual.submit()).json()
+    other = await annual.client.get(body["links"]["self"], headers=annual.auth("trondheim"))
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field_name"),
+    [
+        ({"year": "20x5"}, 422, "year"),
+        ({"year": "1999"}, 422, "year"),
+        ({"environment": "production"}, 422, "environment"),
+        ({"environment": "moon"}, 422, "environment"),
+        ({"replace": "perhaps"}, 422, "replace"),
+        ({"replace": "true", "reason": "see 01017012345"}, 422, "reason"),
+    ],
+)
+async def test_form_fields_are_checked(
+    annual: Annual, change: dict[str, str], status: int, field_name: str
+) -> None:
+    response = await annual.submit(form=change)
+    assert response.status_code == status
+    assert field_name in {d["field"] for d in response.json()["details"]}
+    assert "01017012345" not in response.text
+    assert list(annual.spool.iterdir()) == []
+
+
+async def test_uploads_are_limited_and_must_be_multipart(annual: Annual) -> None:
+    too_large = await annual.submit(iplos=IPLOS + b" " * (1024 * 1024))
+    assert too_large.status_code == 413
+    assert list(annual.spool.iterdir()) == []
+    missing = await annual.client.post(
+        "/v1/annual-submissions",
+        headers=annual.auth("bergen"),
+        files={"iplos": ("b.xml", IPLOS, "text/xml")},
+    )
+    assert missing.status_code == 422
+    assert missing.json()["details"] == [{"field": "ident", "reason": "required"}]
+    not_multipart = await annual.client.post(
+        "/v1/annual-submissions",
+        headers={**annual.auth("bergen"), "Content-Type": "application/json"},
+        content=json.dumps({"iplos": "x"}),
+    )
+    assert not_multipart.status_code == 415
+    assert annual.published == []
+
+
+async def test_messages_never_confirmed_are_published_again(annual: Annual) -> None:
+    annual.bus.refuse = True
+    body = (await annual.submit()).json()
+    assert body["status"] == "sending"
+    assert annual.published == []
+    annual.bus.refuse = False
+    # a read sweeps the tenant's unconfirmed annual messages (and so does intake's start-up)
+    await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))
+    await annual.bus.wait_settled()
+    assert sorted(m.msg_type for m in annual.published) == ["KPR_IDE", "KPR_IPL"]
+    await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))
+    await annual.bus.wait_settled()
+    assert len(annual.published) == 2
