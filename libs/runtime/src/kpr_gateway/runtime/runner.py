@@ -7,7 +7,7 @@ import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import Final, NoReturn, TypeVar
 
 import uvloop
 from pydantic import ValidationError
@@ -36,6 +36,26 @@ from kpr_gateway.runtime.settings import ServiceSettings
 from kpr_gateway.tenancy import TenancyError, TenantsFile, load_tenants
 
 _log = logging.getLogger(__name__)
+
+
+def settle_start_up_objects() -> None:
+    """Called once start-up is done. What start-up made (modules, schemas, tables) lives as
+    long as the process: out of the collector's sight, each collection walks only what the
+    work makes (transform measured ~25% less CPU per event). Collected first, so no garbage
+    is kept for good; then the collector runs less often (``GC_THRESHOLDS``)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+GC_THRESHOLDS: Final = (20_000, 20, 20)
+"""The collector's thresholds while a service works (Python's default: 700, 10, 10).
+
+A chunk of 5,000 notifications makes some 100,000 objects that live until its message is
+sent; with the defaults the young collections run ~150 times per chunk and the full ones walk
+every held event again and again (parsing a chunk measured ~2x slower). The services make
+little cyclic garbage, so collecting less often costs little memory (peak RSS in bench/).
+"""
 
 Build = Callable[[ServiceContext], Component]
 S = TypeVar("S", bound=ServiceSettings)
@@ -85,11 +105,7 @@ async def serve(
     try:
         component = build(context)
         component.register()
-        # What start-up made (modules, schemas, tables) lives as long as the process: out of
-        # the collector's sight, each collection walks only what the work makes (transform
-        # measured ~25% less CPU per event). Collected first, so no garbage is kept for good.
-        gc.collect()
-        gc.freeze()
+        settle_start_up_objects()
         await _start(component, bus, transport)
         app = component.http_app() or health_app(
             context.readiness, context.metrics.registry, shutdown=shutdown
