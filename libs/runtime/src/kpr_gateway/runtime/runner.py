@@ -48,13 +48,14 @@ def settle_start_up_objects() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-GC_THRESHOLDS: Final = (20_000, 20, 20)
+GC_THRESHOLDS: Final = (10_000, 10, 10)
 """The collector's thresholds while a service works (Python's default: 700, 10, 10).
 
 A chunk of 5,000 notifications makes some 100,000 objects that live until its message is
-sent; with the defaults the young collections run ~150 times per chunk and the full ones walk
-every held event again and again (parsing a chunk measured ~2x slower). The services make
-little cyclic garbage, so collecting less often costs little memory (peak RSS in bench/).
+sent; with the defaults the young collections run ~150 times per chunk and the older ones
+walk every held event again and again: reading a chunk took 58 µs per event against 27
+with these (``python -m bench.stages``). 20,000 measured no faster; the services make little
+cyclic garbage, and what they do make waits a little longer (peak RSS in bench/README.md).
 """
 
 Build = Callable[[ServiceContext], Component]
