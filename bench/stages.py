@@ -7,10 +7,11 @@ a few rounds, so they compare code changes even on a busy machine. The collector
 in the services (start-up objects frozen, ``GC_THRESHOLDS``), and the events of a round stay
 alive while it runs, as they do in transform.
 
-Steps, per notification: intake reads a batch body (JSON + the ``Notification`` model), its
-content hash, the chunk built and written; transform reads the chunk, runs the rules, numbers
-and builds the messages (Melding, XSD check, MsgHead); the simulator (FHI's side) checks a
-message as it does (MsgHead + Melding against the official XSDs) and reads the Melding.
+Steps, per notification: intake reads a batch body (JSON + the ``Notification`` model),
+writes its canonical JSON and content hash, then the chunk from it; transform reads the
+chunk, runs the rules, numbers and builds the messages (Melding, XSD check, MsgHead); the
+simulator (FHI's side) checks a message as it does (MsgHead + Melding against the official
+XSDs) and reads the Melding.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from typing import Any
 from kpr_gateway.cli.demo.samples import event
 from kpr_gateway.cli.demo.world import MUNICIPALITIES, create_world
 from kpr_gateway.intake.http_body import BatchEntry, parse_batch
-from kpr_gateway.intake.submission import content_hash
+from kpr_gateway.intake.submission import canonical_json, content_hash
 from kpr_gateway.messages import iplos_kpr
 from kpr_gateway.messages.daily import DailyMessage, build_daily_messages
 from kpr_gateway.messages.iplos_kpr import ChainHead, MeldingHeader, number
 from kpr_gateway.messages.msghead import read_msghead
 from kpr_gateway.messages.schemas import load_schema_set
 from kpr_gateway.messages.xmlsafe import parse_xml
-from kpr_gateway.pipeline.contracts import AcceptedEvent, EventChunk
+from kpr_gateway.pipeline.contracts import EncodedEvent, EventChunk, chunk_body
 from kpr_gateway.runtime.runner import settle_start_up_objects
 from kpr_gateway.tenancy import Tenant, kpr_receiver, load_tenants, read_pseudonym_secret
 from kpr_gateway.transform.rules import RuleSet
@@ -95,31 +96,31 @@ def measure(total: int, batch_size: int, rounds: int) -> dict[str, float]:
 
         figures["intake: parse and validate the batch"] = _best(rounds, total, intake_parse)
         events = [e.event for entries in intake_parse() for e in entries if e.event is not None]
-        figures["intake: content hash"] = _best(
-            rounds, total, lambda: [content_hash(e) for e in events]
+        figures["intake: canonical JSON and content hash"] = _best(
+            rounds, total, lambda: [content_hash(canonical_json(e)) for e in events]
         )
         now = datetime.now(UTC)
+        written = [canonical_json(e) for e in events]
 
         def chunks() -> list[bytes]:
             return [
-                EventChunk(
-                    tenant_id=tenant.id,
-                    chunk_id=uuid.uuid4(),
-                    events=[
-                        AcceptedEvent(
-                            event_id=e.event_id,
-                            received_at=now,
-                            event=e,
-                            client_id=None,
-                            trace_id=uuid.uuid4().hex,
+                chunk_body(
+                    tenant.id,
+                    uuid.uuid4(),
+                    now,
+                    [
+                        EncodedEvent(e.event_id, text, None, uuid.uuid4().hex, None)
+                        for e, text in zip(
+                            events[start : start + batch_size],
+                            written[start : start + batch_size],
+                            strict=True,
                         )
-                        for e in events[start : start + batch_size]
                     ],
-                ).to_body()
+                )
                 for start in range(0, total, batch_size)
             ]
 
-        figures["intake: build and write the chunk"] = _best(rounds, total, chunks)
+        figures["intake: write the chunk"] = _best(rounds, total, chunks)
         bodies_out = chunks()
         figures["transform: read the chunk"] = _best(
             rounds, total, lambda: [EventChunk.from_body(b) for b in bodies_out]

@@ -52,11 +52,16 @@ _DIGITS_IN_NAME = re.compile(r"(?:[^0-9]*[0-9]){6}")
 # Belt and braces: no run of 11 digits survives into an error text.
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11,}")
 # A national id written into a text field, also as 6+5 digits with any separator.
+# The shared first two digits are factored out: the engine tries fewer branches at each place
+# (the text checks run for every notification, twice: in intake and in transform).
 NATIONAL_ID_IN_TEXT: Final = re.compile(
-    r"[0-9]{11}"
-    r"|[0-9]{6}[^0-9A-Za-z]{1,3}[0-9]{5}"
-    r"|[0-9]{2}[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z]{1,3}[0-9]{5}"
+    r"[0-9]{2}(?:"
+    r"[0-9]{9}"  # 11 digits
+    r"|[0-9]{4}[^0-9A-Za-z]{1,3}[0-9]{5}"  # 6+5
+    r"|[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z]{1,3}[0-9]{5}"  # 2.2.2 5
+    r")"
 )
+_SHORTEST_NATIONAL_ID: Final = 11
 # Errors of a model validator have no location: their text starts with the field's name.
 _NAMED_REASON = re.compile(r"^([a-z_]{1,40}): (.+)$", re.DOTALL)
 # No control characters, and nothing XML cannot carry (surrogates, U+FFFE, U+FFFF): such a
@@ -115,7 +120,7 @@ def _plain_text(max_length: int) -> Any:
                 "text_form",
                 "no control or non-XML characters, no leading or trailing space",
             )
-        if NATIONAL_ID_IN_TEXT.search(value):
+        if len(value) >= _SHORTEST_NATIONAL_ID and NATIONAL_ID_IN_TEXT.search(value):
             raise PydanticCustomError(
                 "national_id_in_text", "must not contain a national id (11 digits)"
             )
