@@ -225,9 +225,7 @@ def _with_event(**changes: Any) -> bytes:
     chunk_id=st.uuids(),
     received_at=aware_datetimes,
     events=st.lists(
-        st.tuples(
-            notifications(), st.none() | tenant_ids, trace_ids, st.none() | traceparents
-        ),
+        st.tuples(notifications(), st.none() | tenant_ids, trace_ids, st.none() | traceparents),
         min_size=1,
         max_size=3,
     ),
