@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,32 @@ async def test_publish_is_confirmed_and_consumed(
     await bus.stop()
     assert not await bus.ping()
     assert await depth(channel, bus.topology.physical(WORK)) == 0
+
+
+async def test_a_handled_message_is_freed_without_the_cycle_collector(
+    make_bus: BusFactory,
+) -> None:
+    """A consumed message (a chunk is megabytes) is freed when it is settled, not when the
+    collector next finds it in a reference cycle."""
+    bus = make_bus()
+    handler = Recorder()
+    bus.subscribe(WORK, handler)
+    await bus.start()
+    gc.collect()
+    gc.disable()
+    try:
+        await bus.publish(WORK, b"payload", message_id="m-gc")
+        await asyncio.wait_for(handler.done.wait(), timeout=10)
+        await asyncio.sleep(0.2)  # the settlement after the handler
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        kinds = {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+        await bus.stop()
+    assert not kinds & {"RabbitMessage", "IncomingMessage"}
 
 
 async def test_permanent_error_parks_the_message_with_its_reason(

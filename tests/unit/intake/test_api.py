@@ -17,6 +17,7 @@ from kpr_gateway.cli.demo.samples import event
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.intake.app import IntakeLimits, create_app
 from kpr_gateway.intake.ratelimit import RateLimiter
+from kpr_gateway.intake.schemas import BatchResult
 from kpr_gateway.ledger import EventState, Ledger
 from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.observability.health import readiness_checks
@@ -206,6 +207,19 @@ async def test_batch_answers_per_event(intake: Intake, world: DemoWorld) -> None
     codes = [(r["index"], r["status_code"]) for r in answer["results"]]
     assert codes == [(0, 202), (1, 202), (2, 202), (3, 422), (4, 422)]
     assert answer["results"][3]["event_id"] == bad["event_id"]
+    # Written without the model, the answer is still exactly what BatchResult documents.
+    documented = BatchResult.model_validate(answer).model_dump(mode="json")
+    assert answer == documented
+    conflicting = {**good[0], "service_id": "TJ-OTHER"}
+    again = await intake.client.post(
+        "/v1/events/batch", json=[good[1], conflicting], headers=auth(world, "bergen")
+    )
+    results = again.json()["results"]
+    assert [(r["status_code"], r["status"], r["repeat"]) for r in results] == [
+        (202, "received", True),
+        (409, "conflict", False),
+    ]
+    assert results[1]["errors"] == [{"reason": "submitted before with other content"}]
     await intake.settled()
     assert sorted(intake.published_ids()) == sorted(e["event_id"] for e in good)
     assert len(intake.chunks) == 2  # chunk_events=2

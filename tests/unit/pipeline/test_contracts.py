@@ -26,10 +26,12 @@ from kpr_gateway.pipeline.contracts import (
     AcceptedEvent,
     BuiltMessage,
     Contract,
+    EncodedEvent,
     EventChunk,
     ReceiptError,
     ReceiptNotice,
     SealedMessage,
+    chunk_body,
 )
 from kpr_gateway.pipeline.errors import PermanentError
 
@@ -216,6 +218,51 @@ def _with_event(**changes: Any) -> bytes:
         target[key] = value
     body["events"][0]["event"] = notification
     return json.dumps(body).encode()
+
+
+@given(
+    tenant_id=tenant_ids,
+    chunk_id=st.uuids(),
+    received_at=aware_datetimes,
+    events=st.lists(
+        st.tuples(notifications(), st.none() | tenant_ids, trace_ids, st.none() | traceparents),
+        min_size=1,
+        max_size=3,
+    ),
+)
+@settings(max_examples=200)
+def test_chunk_body_writes_what_the_model_writes(
+    tenant_id: str,
+    chunk_id: UUID,
+    received_at: datetime,
+    events: list[tuple[Notification, str | None, str, str | None]],
+) -> None:
+    written = chunk_body(
+        tenant_id,
+        chunk_id,
+        received_at,
+        [
+            EncodedEvent(n.event_id, n.model_dump_json().encode(), client, trace, parent)
+            for n, client, trace, parent in events
+        ],
+    )
+    modelled = EventChunk(
+        tenant_id=tenant_id,
+        chunk_id=chunk_id,
+        events=[
+            AcceptedEvent(
+                event_id=n.event_id,
+                received_at=received_at,
+                event=n,
+                client_id=client,
+                trace_id=trace,
+                traceparent=parent,
+            )
+            for n, client, trace, parent in events
+        ],
+    )
+    assert written == modelled.to_body()
+    assert EventChunk.from_body(written) == modelled
 
 
 def test_valid_chunk_parses_into_the_notification_and_its_client() -> None:

@@ -172,10 +172,11 @@ class Ledger:
                 entry = entries[traced] = _history_entry(EventState.RECEIVED, now, traced)
             args += [event.content_hash, traced or "", entry]
         try:
-            replies: list[Any] = await self._register(keys=keys, args=args)
+            known: list[Any] = await self._register(keys=keys, args=args)
         except RedisError as exc:
             raise LedgerUnavailableError("ledger write failed (register events)") from exc
-        return [_registration(event, reply) for event, reply in zip(events, replies, strict=True)]
+        first = {int(known[i]) - 1: known[i + 1] for i in range(0, len(known), 2)}
+        return [_registration(event, first.get(i)) for i, event in enumerate(events)]
 
     async def mark_accepted(self, tenant_id: str, event_ids: Iterable[str]) -> None:
         """The events' publish was confirmed: from now on they are the pipeline's to deliver."""
@@ -742,8 +743,9 @@ def _state_of(outcome: ReceiptOutcome) -> MessageState:
     }[outcome.status_code or 0]
 
 
-def _registration(event: NewEvent, reply: list[Any]) -> Registration:
-    if not reply:
+def _registration(event: NewEvent, reply: list[Any] | None) -> Registration:
+    """``reply``: the first registration's {content_hash, state, accepted}; None if new."""
+    if reply is None:
         return Registration(
             event_id=event.event_id,
             outcome=RegistrationOutcome.NEW,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -99,7 +100,10 @@ class RegistrationOutcome(StrEnum):
     CONFLICT = "conflict"
 
 
-class Registration(_Model):
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What registering one event found (a plain class: intake makes one per event)."""
+
     event_id: str
     outcome: RegistrationOutcome
     state: EventState

@@ -3,16 +3,17 @@
 # Registers a whole submission in one call (one round trip, one script run, whatever the
 # count). KEYS: n event hashes, then their n histories. ARGV: ttl, received_at, then per
 # event its content hash, trace id and history entry (events of several requests, each with
-# its own trace, are registered together). Returns one entry per event: {} when new, else
-# {content_hash, state, accepted} of the first registration.
+# its own trace, are registered together). Returns the events registered before, flat: per
+# such event its 1-based position, then {content_hash, state, accepted} of the first
+# registration; an event not in the reply is new (most are: the reply stays small).
 REGISTER_EVENTS = """
 local n = #KEYS / 2
-local replies = {}
+local known = {}
 for i = 1, n do
-  local existing = redis.call('HGET', KEYS[i], 'content_hash')
-  if existing then
-    replies[i] = {existing, redis.call('HGET', KEYS[i], 'state'),
-      redis.call('HGET', KEYS[i], 'accepted')}
+  local existing = redis.call('HMGET', KEYS[i], 'content_hash', 'state', 'accepted')
+  if existing[1] then
+    table.insert(known, i)
+    table.insert(known, existing)
   else
     local at = 3 * i
     redis.call('HSET', KEYS[i], 'content_hash', ARGV[at], 'state', 'received',
@@ -20,10 +21,9 @@ for i = 1, n do
     redis.call('RPUSH', KEYS[n + i], ARGV[at + 2])
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     redis.call('EXPIRE', KEYS[n + i], ARGV[1])
-    replies[i] = {}
   end
 end
-return replies
+return known
 """
 
 # KEYS: event hashes. Marks each known event accepted (its publish was confirmed).
@@ -101,6 +101,7 @@ for i = 1, n do
 end
 local links = 0
 local head_key, log_key, chains_key
+local link_at = {}
 if chained then
   local k = 2 * n + 2 * m
   head_key, log_key, chains_key = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
@@ -109,6 +110,7 @@ if chained then
   local earlier = {}
   for j = 0, links - 1 do
     local a = c + 4 + 6 * j
+    link_at[tonumber(ARGV[a])] = a
     if ARGV[a + 5] ~= '' then
       original = original + 1
       local position = tonumber(ARGV[a])
@@ -140,9 +142,18 @@ if chained then
 end
 if #refused > 0 then return {'refused', refused} end
 local ttl = ARGV[6]
+local municipality = ARGV[c + 1]
 for i = 1, n do
-  redis.call('HSET', KEYS[i], 'state', 'batched', 'rank', '2', 'batch_id', ARGV[3],
-    'msg_ids', ARGV[4])
+  local a = link_at[i]
+  if a then -- the event's place in the chain, in the same write
+    redis.call('HSET', KEYS[i], 'state', 'batched', 'rank', '2', 'batch_id', ARGV[3],
+      'msg_ids', ARGV[4], 'seq', ARGV[a + 2], 'prev', ARGV[a + 3], 'nstatus', ARGV[a + 4],
+      'municipality', municipality)
+    if ARGV[a + 5] ~= '' then redis.call('HSET', KEYS[i], 'corrects', ARGV[a + 5]) end
+  else
+    redis.call('HSET', KEYS[i], 'state', 'batched', 'rank', '2', 'batch_id', ARGV[3],
+      'msg_ids', ARGV[4])
+  end
   redis.call('RPUSH', KEYS[n + i], ARGV[5])
   redis.call('EXPIRE', KEYS[i], ttl)
   redis.call('EXPIRE', KEYS[n + i], ttl)
@@ -160,17 +171,17 @@ for j = 0, m - 1 do
   redis.call('EXPIRE', history, ttl)
 end
 if links > 0 then
-  local municipality = ARGV[c + 1]
-  local last
+  -- the log in chain order, many ids per call (unpack stays far below Lua's stack limit)
+  local ids = {}
   for j = 0, links - 1 do
-    local a = c + 4 + 6 * j
-    local event = KEYS[tonumber(ARGV[a])]
-    redis.call('HSET', event, 'seq', ARGV[a + 2], 'prev', ARGV[a + 3], 'nstatus', ARGV[a + 4],
-      'municipality', municipality)
-    if ARGV[a + 5] ~= '' then redis.call('HSET', event, 'corrects', ARGV[a + 5]) end
-    redis.call('RPUSH', log_key, ARGV[a + 1])
-    last = a
+    table.insert(ids, ARGV[c + 4 + 6 * j + 1])
+    if #ids == 500 then
+      redis.call('RPUSH', log_key, unpack(ids))
+      ids = {}
+    end
   end
+  if #ids > 0 then redis.call('RPUSH', log_key, unpack(ids)) end
+  local last = c + 4 + 6 * (links - 1)
   -- the chain outlives the events' retention: numbering must never start again at 1
   redis.call('HSET', head_key, 'seq', ARGV[last + 2], 'guid', ARGV[last + 1])
   redis.call('SADD', chains_key, municipality)

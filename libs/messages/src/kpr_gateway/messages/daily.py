@@ -19,8 +19,7 @@ from kpr_gateway.messages.iplos_kpr import (
     KprDocumentError,
     MeldingHeader,
     NumberedNotification,
-    build_melding,
-    to_bytes,
+    build_melding_with_source,
 )
 from kpr_gateway.messages.msghead import Organisation
 from kpr_gateway.messages.shipments import Shipment, build_shipment
@@ -31,7 +30,8 @@ DEFAULT_MAX_MESSAGE_BYTES: Final = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class DailyMessage:
-    """One KPR_IPL: its notifications, the Melding's bytes and the MsgHead around it."""
+    """One KPR_IPL: its notifications, the Melding's bytes (as built and checked, not
+    indented: what the ledger keeps for a resend) and the MsgHead around it."""
 
     batch_id: uuid.UUID
     numbered: tuple[NumberedNotification, ...]
@@ -92,8 +92,8 @@ def _build(  # noqa: PLR0917 (a private helper with one caller)
     new_id: Callable[[], uuid.UUID],
 ) -> DailyMessage:
     batch_id = new_id()
-    melding = build_melding(replace(header, local_id=str(batch_id)), part)
+    melding, source = build_melding_with_source(replace(header, local_id=str(batch_id)), part)
     shipment = build_shipment(
         sender=sender, receiver=receiver, melding=melding, msg_id=new_id(), now=now
     )
-    return DailyMessage(batch_id, part, to_bytes(melding), shipment)
+    return DailyMessage(batch_id, part, source, shipment)

@@ -381,6 +381,10 @@ class RabbitBus:
             except (AMQPError, OSError) as nack_exc:
                 log.warning("nack failed: %s", type(nack_exc).__name__)
         finally:
+            # The decoder hands the message itself, and FastStream caches what a decoder
+            # gave on the message: a cycle that kept every body (a chunk is megabytes) alive
+            # until the collector's next full pass.
+            message.clear_cache()
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._drained.set()

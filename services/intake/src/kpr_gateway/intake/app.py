@@ -3,6 +3,7 @@
 # No "from __future__ import annotations": FastAPI reads the Depends() in the route
 # signatures at run time, and they refer to a dependency local to create_app.
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from kpr_gateway.intake.jwks import JwksCache
 from kpr_gateway.intake.oauth import TokenVerifier
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.intake.schemas import (
-    BatchItem,
     BatchResult,
     ErrorBody,
     EventAccepted,
@@ -174,7 +174,7 @@ def create_app(  # noqa: PLR0915 (the route handlers are its body)
             }
         },
     )
-    async def submit_batch(request: Request) -> BatchResult:
+    async def submit_batch(request: Request) -> Response:
         who = await gate.admit(request, request.headers.get("authorization"), Scope.SUBMIT)
         body = await read_body(request, limits.max_body_bytes)
         entries = parse_batch(
@@ -190,15 +190,10 @@ def create_app(  # noqa: PLR0915 (the route handlers are its body)
             client_id=who.client_id,
         )
         results = batch_items(entries, dict(zip((e.index for e in valid), outcomes, strict=True)))
-        accepted = sum(1 for r in results if r.status_code == 202)
+        accepted = sum(1 for r in results if r["status_code"] == 202)
         events_counter.labels(tenant=who.tenant.id, outcome="accepted").inc(accepted)
         events_counter.labels(tenant=who.tenant.id, outcome="rejected").inc(len(results) - accepted)
-        return BatchResult(
-            accepted=accepted,
-            rejected=len(results) - accepted,
-            trace_id=trace_id,
-            results=results,
-        )
+        return _batch_answer(results, accepted, trace_id)
 
     @app.get("/v1/events/{event_id}", response_model=EventStatus, summary="An event's status")
     async def event_status(
@@ -339,42 +334,76 @@ def _install_error_answers(app: FastAPI) -> None:
         return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
 
 
-def batch_items(entries: list[BatchEntry], outcomes: dict[int, SubmitOutcome]) -> list[BatchItem]:
-    """One answer per submitted event, in submission order."""
-    results = []
+def batch_items(
+    entries: list[BatchEntry], outcomes: dict[int, SubmitOutcome]
+) -> list[dict[str, Any]]:
+    """One answer per submitted event, in submission order: ``BatchItem``'s fields, as JSON
+    values (every field, defaults included, as the model would write them)."""
+    results: list[dict[str, Any]] = []
     for entry in entries:
         outcome = outcomes.get(entry.index)
         if entry.error is not None:
             results.append(
-                BatchItem(
-                    index=entry.index,
-                    event_id=entry.claimed_event_id,
-                    status_code=entry.error.status_code,
-                    status="invalid",
+                _item(
+                    entry.index,
+                    entry.claimed_event_id,
+                    entry.error.status_code,
+                    "invalid",
                     errors=[{"reason": entry.error.message}, *entry.error.details],
                 )
             )
         elif isinstance(outcome, Accepted):
             results.append(
-                BatchItem(
-                    index=entry.index,
-                    event_id=outcome.event_id,
-                    status_code=202,
-                    status=outcome.state.value,
+                _item(
+                    entry.index,
+                    outcome.event_id,
+                    202,
+                    outcome.state.value,
                     repeat=outcome.repeat,
                 )
             )
         elif outcome is not None:
             results.append(
-                BatchItem(
-                    index=entry.index,
-                    event_id=outcome.event_id,
-                    status_code=409,
-                    status="conflict",
+                _item(
+                    entry.index,
+                    outcome.event_id,
+                    409,
+                    "conflict",
                     errors=[{"reason": "submitted before with other content"}],
                 )
             )
     return results
+
+
+def _item(
+    index: int,
+    event_id: str | None,
+    status_code: int,
+    status: str,
+    *,
+    repeat: bool = False,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "event_id": event_id,
+        "status_code": status_code,
+        "status": status,
+        "repeat": repeat,
+        "errors": errors if errors is not None else [],
+    }
+
+
+def _batch_answer(results: list[dict[str, Any]], accepted: int, trace_id: str) -> Response:
+    # Written directly: a model per event, validated again by FastAPI against
+    # response_model, was a tenth of intake's CPU per event (response_model documents it).
+    answer = {
+        "accepted": accepted,
+        "rejected": len(results) - accepted,
+        "trace_id": trace_id,
+        "results": results,
+    }
+    return Response(json.dumps(answer, separators=(",", ":")), media_type=_JSON)
 
 
 def _accepted(outcome: Accepted, trace_id: str) -> EventAccepted:

@@ -42,7 +42,7 @@ from kpr_gateway.messages.iplos_kpr import Notification
 from kpr_gateway.observability.tracing import span_context_of
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
-from kpr_gateway.pipeline.contracts import AcceptedEvent, EventChunk
+from kpr_gateway.pipeline.contracts import EncodedEvent, chunk_body
 from kpr_gateway.pipeline.errors import PipelineError
 
 
@@ -64,9 +64,14 @@ _log = logging.getLogger(__name__)
 _UNFORESEEN = "the submission could not be committed; try again"
 
 
-def content_hash(event: Notification) -> str:
+def canonical_json(event: Notification) -> bytes:
+    """The event's canonical JSON: what its content hash is of, and what its chunk carries."""
+    return event.model_dump_json().encode()
+
+
+def content_hash(event_json: bytes) -> str:
     """Digest of the event's canonical JSON: the same event in another spelling is a repeat."""
-    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(event_json).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +210,12 @@ class Submitter:
         self, tenant_id: str, submissions: Sequence[Submission]
     ) -> list[list[SubmitOutcome]]:
         """One registration, one publish, one update for these submissions of one tenant."""
+        # Each event written once: its hash is of these bytes, and its chunk carries them.
+        written = [[canonical_json(e) for e in s.events] for s in submissions]
         new_events = [
-            NewEvent(str(e.event_id), content_hash(e), s.trace_id)
-            for s in submissions
-            for e in s.events
+            NewEvent(str(e.event_id), content_hash(text), s.trace_id)
+            for s, texts in zip(submissions, written, strict=True)
+            for e, text in zip(s.events, texts, strict=True)
         ]
         try:
             registrations = iter(
@@ -219,22 +226,21 @@ class Submitter:
         except LedgerError as exc:
             raise UnavailableError("the ledger is unavailable; try again") from exc
 
-        to_publish: dict[str, AcceptedEvent] = {}
+        to_publish: dict[str, EncodedEvent] = {}
         received_at = datetime.now(UTC)
         answers: list[list[SubmitOutcome]] = []
-        for submission in submissions:
+        for submission, texts in zip(submissions, written, strict=True):
             outcomes: list[SubmitOutcome] = []
-            for event in submission.events:
+            for event, text in zip(submission.events, texts, strict=True):
                 registration = next(registrations)
                 event_id = registration.event_id
                 if registration.outcome is RegistrationOutcome.CONFLICT:
                     outcomes.append(Conflicting(event_id))
                     continue
                 if not registration.accepted and event_id not in to_publish:
-                    to_publish[event_id] = AcceptedEvent(
+                    to_publish[event_id] = EncodedEvent(
                         event_id=event.event_id,
-                        received_at=received_at,
-                        event=event,
+                        event_json=text,
                         client_id=submission.client_id,
                         trace_id=submission.trace_id,
                         traceparent=submission.traceparent,
@@ -248,7 +254,7 @@ class Submitter:
                 )
             answers.append(outcomes)
         if to_publish:
-            await self._publish(tenant_id, list(to_publish.values()))
+            await self._publish(tenant_id, received_at, list(to_publish.values()))
             try:
                 await self._ledger.mark_accepted(tenant_id, to_publish.keys())
             except LedgerError as exc:
@@ -256,22 +262,24 @@ class Submitter:
                 raise UnavailableError("the ledger is unavailable; try again") from exc
         return answers
 
-    async def _publish(self, tenant_id: str, events: list[AcceptedEvent]) -> None:
+    async def _publish(
+        self, tenant_id: str, received_at: datetime, events: list[EncodedEvent]
+    ) -> None:
+        """Queue ``events``: the accepted events of one tenant, ``chunk_events`` per chunk
+        (``EventChunk`` bodies, written from the events' JSON)."""
         chunks = [
-            EventChunk(
-                tenant_id=tenant_id,
-                chunk_id=uuid.uuid4(),
-                events=events[start : start + self._chunk_events],
-            )
+            (uuid.uuid4(), events[start : start + self._chunk_events])
             for start in range(0, len(events), self._chunk_events)
         ]
         try:
             await asyncio.gather(
                 *(
                     self._bus.publish(
-                        queues.EVENTS, chunk.to_body(), message_id=str(chunk.chunk_id)
+                        queues.EVENTS,
+                        chunk_body(tenant_id, chunk_id, received_at, part),
+                        message_id=str(chunk_id),
                     )
-                    for chunk in chunks
+                    for chunk_id, part in chunks
                 )
             )
         except PipelineError as exc:

@@ -22,6 +22,7 @@ from kpr_gateway.observability import (
     setup_tracing,
 )
 from kpr_gateway.observability.health import DrainState
+from kpr_gateway.runtime.runner import settle_start_up_objects
 from kpr_gateway.simulator.app import SERVICE_NAME, Simulator
 from kpr_gateway.simulator.config import build_simulator
 from kpr_gateway.simulator.registry import SimulatedRegistry
@@ -95,6 +96,7 @@ async def serve(settings: SimulatorSettings, transport_factory: TransportFactory
             registry_path=settings.registry_path,
         )
         await process.start()
+        settle_start_up_objects()  # as the gateway's services do
         _log.info("%s started; health on port %d", SERVICE_NAME, process.port)
         await shutdown.wait()
         _log.info("%s draining", SERVICE_NAME)

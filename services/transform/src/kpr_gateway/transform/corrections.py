@@ -85,20 +85,22 @@ def in_chain_order(items: Sequence[Notification]) -> list[int]:
     emitted: set[UUID] = set()
     waiting: dict[UUID, list[int]] = {}
     order: list[int] = []
-
-    def emit(index: int) -> None:
-        order.append(index)
-        event_id = items[index].event_id
-        emitted.add(event_id)
-        for follower in waiting.pop(event_id, []):
-            emit(follower)
-
+    # A loop with a stack, not a recursive inner function: such a function refers to itself
+    # through its closure, a cycle that kept every notification of the batch alive until
+    # the collector's next full pass.
     for index, item in enumerate(items):
         original = item.corrects
         if original is not None and original not in emitted and position.get(original, -1) > index:
             waiting.setdefault(original, []).append(index)
             continue
-        emit(index)
+        stack = [index]
+        while stack:
+            current = stack.pop()
+            order.append(current)
+            event_id = items[current].event_id
+            emitted.add(event_id)
+            # reversed: the followers come out in the order they arrived
+            stack.extend(reversed(waiting.pop(event_id, [])))
     return order
 
 

@@ -18,6 +18,7 @@ from kpr_gateway.messages.iplos_kpr.builder import (
     MeldingHeader,
     NumberedNotification,
     build_melding,
+    build_melding_with_source,
     to_bytes,
 )
 from kpr_gateway.messages.iplos_kpr.chain import ChainHead, head_after, number
@@ -90,6 +91,7 @@ __all__ = [
     "Person",
     "ServiceType",
     "build_melding",
+    "build_melding_with_source",
     "describe_errors",
     "head_after",
     "number",

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from lxml import etree
 
-from kpr_gateway.messages.iplos_kpr.codes import ContactType
+from kpr_gateway.messages.iplos_kpr.codes import KIND_OF_ELEMENT, ContactType
 from kpr_gateway.messages.iplos_kpr.errors import KprDocumentError
 from kpr_gateway.messages.iplos_kpr.models import Notification
 from kpr_gateway.messages.iplos_kpr.xsd import (
@@ -86,12 +86,24 @@ def build_melding(
     header: MeldingHeader, notifications: Sequence[NumberedNotification]
 ) -> etree._Element:
     """The ``Melding``: the notifications in the order given, which must be the chain's."""
+    return build_melding_with_source(header, notifications)[0]
+
+
+def build_melding_with_source(
+    header: MeldingHeader, notifications: Sequence[NumberedNotification]
+) -> tuple[etree._Element, bytes]:
+    """The ``Melding`` and the very bytes it was read and checked from (UTF-8 with the XML
+    declaration, not indented): a stored copy needs no second serialisation."""
     _check_chain(header, notifications)
     parts = [_open(header)]
     parts.extend([_notification(item) for item in notifications])
     parts.extend([_contact(contact) for contact in header.contacts])
     parts.append(f'<Kommune kommuneNr="{header.municipality_number}"/></Melding>')
-    return _checked("".join(parts))
+    try:
+        source = "".join(parts).encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate cannot even be encoded
+        raise KprDocumentError(_NOT_WRITABLE) from exc
+    return _checked(source), XML_DECLARATION + source
 
 
 def to_bytes(element: etree._Element) -> bytes:
@@ -151,11 +163,14 @@ def _open(header: MeldingHeader) -> str:
 
 
 def _notification(item: NumberedNotification) -> str:
+    # Enum values by _value_ (``.value`` is a Python-level property), the event's element by
+    # its kind's value: this runs for every notification.
     n = item.notification
     ref = f' notifikasjonRef="{n.corrects}"' if n.corrects is not None else ""
     registered = format_utc(n.registered_at)
+    element = _ELEMENT_OF_KIND[n.kind._value_]
     event = (
-        f'<{n.kind.element} hendelseGUID="{n.occurrence_id}" '
+        f'<{element} hendelseGUID="{n.occurrence_id}" '
         f'tjenesteID="{_attr(n.service_id)}" tjenesteType="{n.service_type}" '
         f'hendelseRegTid="{registered}" hendelseDato="{n.event_date.isoformat()}"'
     )
@@ -166,13 +181,13 @@ def _notification(item: NumberedNotification) -> str:
     person = n.person
     district = f' bydel="{_attr(person.district)}"' if person.district is not None else ""
     return (
-        f'<Notifikasjon statusNotifikasjon="{n.status.value}" notifikasjonTid="{registered}" '
+        f'<Notifikasjon statusNotifikasjon="{n.status._value_}" notifikasjonTid="{registered}" '
         f'notifikasjonGUID="{n.event_id}" notifikasjonForrigeGUID="{item.previous}" '
         f'notifikasjonLopeNr="{item.seq}"{ref}>'
         f"{event}>"
         f'<Bruker pasientGUID="{item.patient_guid}" brukerNr="{_attr(person.user_number)}"'
-        f'{district} fid="{person.national_id}" typeID="{person.id_type.value}"/>'
-        f"</{n.kind.element}></Notifikasjon>"
+        f'{district} fid="{person.national_id}" typeID="{person.id_type._value_}"/>'
+        f"</{element}></Notifikasjon>"
     )
 
 
@@ -186,6 +201,10 @@ def _contact(contact: Contact) -> str:
     return text + f' typeKontaktperson="{contact.type.value}"/>'
 
 
+_ELEMENT_OF_KIND: Final = {kind.value: element for element, kind in KIND_OF_ELEMENT.items()}
+_NOT_WRITABLE: Final = "a value of the message cannot be written as XML"
+
+
 def _parser() -> etree.XMLParser:
     # A fresh parser per document: lxml parsers are not to be shared between threads.
     return etree.XMLParser(
@@ -193,13 +212,12 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def _checked(text: str) -> etree._Element:
+def _checked(source: bytes) -> etree._Element:
     try:
-        root = etree.fromstring(text.encode(), _parser())
-    except (etree.XMLSyntaxError, UnicodeEncodeError) as exc:
-        # The only way here is a character XML cannot carry (libxml2 names its code point;
-        # a lone surrogate cannot even be encoded).
-        raise KprDocumentError("a value of the message cannot be written as XML") from exc
+        root = etree.fromstring(source, _parser())
+    except etree.XMLSyntaxError as exc:
+        # The only way here is a character XML cannot carry (libxml2 names its code point).
+        raise KprDocumentError(_NOT_WRITABLE) from exc
     validate_document(root)
     return root
 

@@ -52,31 +52,44 @@ _DIGITS_IN_NAME = re.compile(r"(?:[^0-9]*[0-9]){6}")
 # Belt and braces: no run of 11 digits survives into an error text.
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11,}")
 # A national id written into a text field, also as 6+5 digits with any separator.
+# The shared first two digits are factored out: the engine tries fewer branches at each place
+# (the text checks run for every notification, twice: in intake and in transform).
 NATIONAL_ID_IN_TEXT: Final = re.compile(
-    r"[0-9]{11}"
-    r"|[0-9]{6}[^0-9A-Za-z]{1,3}[0-9]{5}"
-    r"|[0-9]{2}[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z]{1,3}[0-9]{5}"
+    r"[0-9]{2}(?:"
+    r"[0-9]{9}"  # 11 digits
+    r"|[0-9]{4}[^0-9A-Za-z]{1,3}[0-9]{5}"  # 6+5
+    r"|[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z][0-9]{2}[^0-9A-Za-z]{1,3}[0-9]{5}"  # 2.2.2 5
+    r")"
 )
+_SHORTEST_NATIONAL_ID: Final = 11
 # Errors of a model validator have no location: their text starts with the field's name.
 _NAMED_REASON = re.compile(r"^([a-z_]{1,40}): (.+)$", re.DOTALL)
 # No control characters, and nothing XML cannot carry (surrogates, U+FFFE, U+FFFF): such a
 # value would pass here and then fail its whole batch when the message is built.
 _TEXT: Final = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]*")
-_ID_FORMS: Final[Mapping[IdType, tuple[re.Pattern[str], str]]] = {
-    IdType.FODSELSNUMMER: (re.compile("[0-9]{11}"), "national_id: a fødselsnummer is 11 digits"),
-    IdType.D_NUMMER: (re.compile("[0-9]{11}"), "national_id: a D-nummer is 11 digits"),
-    IdType.H_NUMMER: (re.compile("[0-9]{11}"), "national_id: an H-nummer is 11 digits"),
-    IdType.ANNET: (
-        re.compile("[0-9]{6}"),
-        "national_id: id type 9 (annet) is the birth date as ddmmyy",
-    ),
-    IdType.DUF_NUMMER: (re.compile("[0-9]{12}"), "national_id: a DUF-nummer is 12 digits"),
+_ID_FORMS: Final[Mapping[int, tuple[int, str]]] = {
+    # id type -> (number of digits, the reason when it has another form)
+    IdType.FODSELSNUMMER.value: (11, "national_id: a fødselsnummer is 11 digits"),
+    IdType.D_NUMMER.value: (11, "national_id: a D-nummer is 11 digits"),
+    IdType.H_NUMMER.value: (11, "national_id: an H-nummer is 11 digits"),
+    IdType.ANNET.value: (6, "national_id: id type 9 (annet) is the birth date as ddmmyy"),
+    IdType.DUF_NUMMER.value: (12, "national_id: a DUF-nummer is 12 digits"),
 }
+# Enum members looked up once: reading one from its class runs Python code every time, and
+# the validators below run for every notification (also when transform reads a chunk).
+_REPLACE: Final = NotificationStatus.REPLACE
+_CANCEL: Final = NotificationStatus.CANCEL
+_SUPPLEMENT: Final = NotificationStatus.SUPPLEMENT
+_PROVIDER_CHANGED: Final = EventKind.PROVIDER_CHANGED
+_STOP_FROM: Final = EventKind.TEMPORARY_STOP_FROM
+_STOP_TO: Final = EventKind.TEMPORARY_STOP_TO
 
 
 def _iso_date_only(value: object) -> object:
     # Pydantic's lax mode reads digit strings and numbers as Unix timestamps, so "20260105"
     # would become a day in 1970: accept only a date or a YYYY-MM-DD string.
+    if type(value) is str and _ISO_DATE.fullmatch(value):  # the usual case first: JSON
+        return value
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
@@ -86,9 +99,10 @@ def _iso_date_only(value: object) -> object:
 
 def _iso_datetime_only(value: object) -> object:
     # As for dates: a number or a digit string would be read as a Unix timestamp.
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and _ISO_DATETIME_START.match(value):
+    if isinstance(value, str):
+        if _ISO_DATETIME_START.match(value):
+            return value
+    elif isinstance(value, datetime):
         return value
     raise PydanticCustomError(
         "datetime_format", "must be a date and time written YYYY-MM-DDTHH:MM:SS with its offset"
@@ -106,7 +120,7 @@ def _plain_text(max_length: int) -> Any:
                 "text_form",
                 "no control or non-XML characters, no leading or trailing space",
             )
-        if NATIONAL_ID_IN_TEXT.search(value):
+        if len(value) >= _SHORTEST_NATIONAL_ID and NATIONAL_ID_IN_TEXT.search(value):
             raise PydanticCustomError(
                 "national_id_in_text", "must not contain a national id (11 digits)"
             )
@@ -130,7 +144,8 @@ class _Strict(BaseModel):
         # Pydantic's own extra_forbidden error puts the unknown key in its location and
         # so in str(exc); a key could be a national id sent in the wrong place.
         names = _FIELD_NAMES[cls.__name__]
-        if isinstance(data, Mapping) and not data.keys() <= names:
+        # type() first: isinstance against an ABC is slow, and JSON gives dicts
+        if (type(data) is dict or isinstance(data, Mapping)) and not data.keys() <= names:
             unknown = [key for key in data if key not in names]
             shown = sorted(key for key in unknown if isinstance(key, str) and _shown_name(key))
             parts = [", ".join(shown)] if shown else []
@@ -174,8 +189,10 @@ class Person(_Strict):
 
     @model_validator(mode="after")
     def _id_fits_type(self) -> Self:
-        form, expected = _ID_FORMS[self.id_type]
-        if not form.fullmatch(self.national_id):
+        digits, expected = _ID_FORMS[self.id_type._value_]
+        national_id = self.national_id
+        # isascii first: isdigit alone takes other scripts' digits too
+        if len(national_id) != digits or not (national_id.isascii() and national_id.isdigit()):
             # The message is fixed: it must not quote the value.
             raise PydanticCustomError("national_id_format", expected)
         return self
@@ -292,7 +309,7 @@ class Notification(_Strict):
     @field_validator("status")
     @classmethod
     def _status_in_use(cls, value: NotificationStatus) -> NotificationStatus:
-        if value is NotificationStatus.SUPPLEMENT:
+        if value is _SUPPLEMENT:
             raise PydanticCustomError(
                 "status_not_in_use",
                 "status T (KorrigerSuppler) is not to be used yet, the specification says: "
@@ -302,24 +319,23 @@ class Notification(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        # Identity tests, not set membership: hashing an Enum member runs Python code, and
-        # this runs for every notification (also when transform reads a chunk).
-        status, kind = self.status, self.kind
-        correction = status is NotificationStatus.REPLACE or status is NotificationStatus.CANCEL
-        stop = kind is EventKind.TEMPORARY_STOP_FROM or kind is EventKind.TEMPORARY_STOP_TO
-        if correction and self.corrects is None:
+        # Identity tests, not set membership: hashing an Enum member runs Python code.
+        status, kind, corrects = self.status, self.kind, self.corrects
+        correction = status is _REPLACE or status is _CANCEL
+        stop = kind is _STOP_FROM or kind is _STOP_TO
+        if correction and corrects is None:
             raise PydanticCustomError(
                 "corrects_missing", "corrects: a correction (M or C) names its original N"
             )
-        if not correction and self.corrects is not None:
+        if not correction and corrects is not None:
             raise PydanticCustomError(
                 "corrects_not_allowed", "corrects: only a correction (M or C) names an original"
             )
-        if self.corrects is not None and self.corrects == self.event_id:
+        if corrects is not None and corrects == self.event_id:
             raise PydanticCustomError(
                 "corrects_self", "corrects: a notification cannot correct itself"
             )
-        if kind is EventKind.PROVIDER_CHANGED and self.provider_org_number is None:
+        if kind is _PROVIDER_CHANGED and self.provider_org_number is None:
             raise PydanticCustomError(
                 "provider_missing", "provider_org_number: required for provider_changed"
             )
