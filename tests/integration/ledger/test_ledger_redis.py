@@ -6,13 +6,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from kpr_gateway.ledger import KeySpace, Ledger, LedgerUnavailableError, NewEvent
+from kpr_gateway.ledger import (
+    KeySpace,
+    Ledger,
+    LedgerUnavailableError,
+    NewEvent,
+    redis_from_url,
+)
 from tests.integration.ledger import chain_scenarios, scenarios
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = Redis(host="127.0.0.1", port=6379)
+    # As the services make theirs: commands written by hiredis (ledger.connection).
+    client = redis_from_url("redis://127.0.0.1:6379/0")
     yield client
     await client.aclose()
 

@@ -16,7 +16,13 @@ import typer
 from redis.asyncio import Redis
 
 from kpr_gateway.cli.output import fail
-from kpr_gateway.ledger import ChainReport, KeySpace, Ledger, LedgerError
+from kpr_gateway.ledger import (
+    ChainReport,
+    KeySpace,
+    Ledger,
+    LedgerError,
+    redis_from_url,
+)
 
 app = typer.Typer(no_args_is_help=True, help="The notification chains the register checks.")
 
@@ -58,7 +64,7 @@ def verify(
     if municipality is not None and not (len(municipality) == 4 and municipality.isdigit()):
         fail("--municipality is a municipality number of 4 digits", code=EXIT_UNUSABLE)
     try:
-        redis = Redis.from_url(redis_url)
+        redis = redis_from_url(redis_url)
     except ValueError:
         fail("--redis-url: not a Redis URL (redis://host:port/db)", code=EXIT_UNUSABLE)
     try:

@@ -33,10 +33,10 @@ import aio_pika
 import httpx
 import yaml
 from aio_pika.exceptions import AMQPError
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
+from kpr_gateway.ledger import redis_from_url
 from kpr_gateway.pipeline.queues import Topology
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -468,7 +468,7 @@ async def queue_depths(rabbitmq_url: str, names: Sequence[str]) -> dict[str, int
 
 async def delete_keys(redis_url: str, prefix: str) -> int:
     """Delete every Redis key of the run (the ledger, rate limits: all start with the prefix)."""
-    redis = Redis.from_url(redis_url)
+    redis = redis_from_url(redis_url)
     deleted = 0
     try:
         batch: list[bytes] = []

@@ -10,6 +10,7 @@ from kpr_gateway.ledger.annual import (
     UnpublishedMessage,
 )
 from kpr_gateway.ledger.chain import ChainCommit, ChainLink, ChainReport, OriginalInfo
+from kpr_gateway.ledger.connection import redis_from_url
 from kpr_gateway.ledger.errors import (
     ChainBrokenError,
     LedgerError,
@@ -87,4 +88,5 @@ __all__ = [
     "UnsentMessage",
     "annual_status",
     "combined_message_state",
+    "redis_from_url",
 ]

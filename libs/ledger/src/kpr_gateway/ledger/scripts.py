@@ -154,9 +154,8 @@ for i = 1, n do
     redis.call('HSET', KEYS[i], 'state', 'batched', 'rank', '2', 'batch_id', ARGV[3],
       'msg_ids', ARGV[4])
   end
+  -- no EXPIRE: an event's record and history keep the retention counted from its receipt
   redis.call('RPUSH', KEYS[n + i], ARGV[5])
-  redis.call('EXPIRE', KEYS[i], ttl)
-  redis.call('EXPIRE', KEYS[n + i], ttl)
 end
 for j = 0, m - 1 do
   local arg = 8 + j * 7

@@ -13,7 +13,7 @@ import uvloop
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from kpr_gateway.ledger import KeySpace, Ledger
+from kpr_gateway.ledger import KeySpace, Ledger, redis_from_url
 from kpr_gateway.nhn import NhnTransport
 from kpr_gateway.observability import (
     GracefulShutdown,
@@ -77,7 +77,7 @@ async def serve(
     setup_logging(name, settings.log_level, settings.log_json)
     provider = setup_tracing(name, console=settings.traces_console)
     tenants = load_tenants(settings.tenants_file)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_from_url(settings.redis_url)
     ledger = Ledger(redis, keys=KeySpace(settings.key_prefix))
     registry, receivers = _receivers(name, settings, redis)
     bus = RabbitBus(
