@@ -273,6 +273,33 @@ async def test_service_types_left_out_by_the_setting_are_kept_as_not_reportable(
     assert record.reasons
 
 
+async def test_a_correction_of_a_sent_original_is_sent_whatever_its_new_service_type(
+    world: DemoWorld,
+) -> None:
+    """KPR has the original: a correction that moves it to a type the setting leaves out is
+    still sent (else KPR keeps the original as it was); a new original of that type is not."""
+    harness = Harness(
+        world, max_events=10, rules=RuleSet(reported_service_types=FIRST_PHASE_SERVICE_TYPES)
+    )
+    await harness.start()
+    try:
+        long_term = event(harness.rng, "4601", service_type="21")
+        await harness.accept("bergen", [long_term])
+        await harness.transform.flush()
+        moved = correction(harness.rng, long_term, "M", service_type="15")
+        home_care = event(harness.rng, "4601", service_type="15")
+        await harness.accept("bergen", [moved, home_care])
+        await harness.transform.flush()
+        await harness.broker.wait_settled()
+    finally:
+        await harness.stop()
+    sent = [n for m in harness.built for n in melding_of(m).notifications]
+    assert [(n.status, n.service_type) for n in sent] == [("N", "21"), ("M", "15")]
+    record = await harness.ledger.get_event("bergen", home_care["event_id"])
+    assert record is not None
+    assert record.status == "not_reportable"
+
+
 async def test_a_correction_in_the_same_chunk_follows_its_original(harness: Harness) -> None:
     original = event(harness.rng, "4601", kind=EventKind.SERVICE_START)
     replaced = correction(harness.rng, original, "M")

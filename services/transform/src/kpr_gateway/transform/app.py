@@ -294,11 +294,17 @@ class Transform:
             self._findings.labels(
                 tenant=tenant.id, rule=finding.rule, severity=finding.severity.value
             ).inc()
-        if verdict.state is not None:
+        if verdict.state is not None and not (
+            verdict.state is EventState.NOT_REPORTABLE and event.corrects is not None
+        ):
             return verdict.state, verdict.reasons
         if event.corrects is None:
             return None, ()
         judged = corrections.judge(event, originals, earlier)
+        if verdict.state is EventState.NOT_REPORTABLE and judged.state is None:
+            # KPR has the original: a correction that moves it to a service type this release
+            # leaves out is still sent, or KPR would keep the original as it was.
+            return None, ()
         if judged.state is not None:
             severity = _SEVERITY_OF[judged.state]
             for reason in judged.reasons:
