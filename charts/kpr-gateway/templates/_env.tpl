@@ -61,6 +61,12 @@ dict: root, service. */}}
   value: {{ $values.rabbitmq.queuePrefix | quote }}
 - name: {{ $prefix }}KEY_PREFIX
   value: {{ $values.redis.keyPrefix | quote }}
+- name: {{ $prefix }}MODE
+  value: {{ $values.ledger.mode | quote }}
+- name: {{ $prefix }}ALLOW_REDIS_WITHOUT_AOF
+  value: {{ $values.ledger.allowRedisWithoutAof | quote }}
+- name: {{ $prefix }}LEDGER_CHECK_SECONDS
+  value: {{ $values.ledger.checkSeconds | quote }}
 {{ include "kpr-gateway.processEnv" . }}
 {{- end -}}
 

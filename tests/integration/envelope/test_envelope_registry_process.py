@@ -33,6 +33,7 @@ def environment(tmp_path: Path, prefix: str, **extra: str) -> dict[str, str]:
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": "0",
         "LOG_JSON": "false",
+        "MODE": "development",  # the local Redis has no AOF
         **extra,
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KPRGW_ENVELOPE_")}

@@ -149,6 +149,9 @@ class RunPlan:
             "LOG_LEVEL": self.tuning.log_level,
             "LOG_JSON": str(self.tuning.log_json).lower(),
             "TRACES_CONSOLE": str(self.tuning.tracing == "console").lower(),
+            # The local Redis runs without AOF, and a run's ledger is new (its key prefix):
+            # warn about the first, write the generation marker.
+            "MODE": "development",
         }
         if name in {"dispatch", "receipts"}:
             env |= {

@@ -2,7 +2,19 @@
 
 import typer
 
-from kpr_gateway.cli import annual, apprec, chain, cms, events, kpr, local, pki, tenants, xml
+from kpr_gateway.cli import (
+    annual,
+    apprec,
+    chain,
+    cms,
+    events,
+    kpr,
+    ledger,
+    local,
+    pki,
+    tenants,
+    xml,
+)
 from kpr_gateway.cli.backfill.command import backfill
 from kpr_gateway.cli.demo.command import demo
 
@@ -15,6 +27,7 @@ app.add_typer(kpr.app, name="kpr")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(events.app, name="events")
 app.add_typer(chain.app, name="chain")
+app.add_typer(ledger.app, name="ledger")
 app.add_typer(local.app, name="local")
 app.add_typer(annual.app, name="annual")
 app.command("backfill")(backfill)

@@ -27,6 +27,7 @@ from kpr_gateway.observability import (
 from kpr_gateway.pipeline import RabbitBus
 from kpr_gateway.registry import AddressRegistryClient, ReceiverDirectory
 from kpr_gateway.runtime.component import Component, ServiceContext, StartupError, WorkSource
+from kpr_gateway.runtime.ledger_guard import LedgerGuard, LedgerLostError
 from kpr_gateway.runtime.registry import (
     RegistryServiceSettings,
     receiver_directory,
@@ -78,7 +79,8 @@ async def serve(
     provider = setup_tracing(name, console=settings.traces_console)
     tenants = load_tenants(settings.tenants_file)
     redis = redis_from_url(settings.redis_url)
-    ledger = Ledger(redis, keys=KeySpace(settings.key_prefix))
+    keys = KeySpace(settings.key_prefix)
+    ledger = Ledger(redis, keys=keys)
     registry, receivers = _receivers(name, settings, redis)
     bus = RabbitBus(
         settings.rabbitmq_url,
@@ -89,7 +91,16 @@ async def serve(
     transport = nhn(tenants) if nhn is not None else None
     shutdown = GracefulShutdown()
     shutdown.install()
-    checks = {"broker": bus.ping, "redis": ledger.ping}
+    metrics = ServiceMetrics(name)
+    guard = LedgerGuard(
+        redis,
+        keys,
+        metrics,
+        mode=settings.mode,
+        allow_without_aof=settings.allow_redis_without_aof,
+        check_seconds=settings.ledger_check_seconds,
+    )
+    checks = {"broker": bus.ping, "redis": ledger.ping, **guard.readiness_checks()}
     if transport is not None:
         checks["nhn"] = transport.ping
     context = ServiceContext(
@@ -97,7 +108,7 @@ async def serve(
         tenants=tenants,
         ledger=ledger,
         bus=bus,
-        metrics=ServiceMetrics(name),
+        metrics=metrics,
         readiness=readiness_checks(checks),
         drain=shutdown,
         nhn=transport,
@@ -106,6 +117,9 @@ async def serve(
     try:
         component = build(context)
         component.register()
+        # After the component's own checks of its configuration, before any work: a service
+        # never touches a ledger that can be lost silently or that was lost.
+        await guard.check_at_start()
         settle_start_up_objects()
         await _start(component, bus, transport)
         app = component.http_app() or health_app(
@@ -115,7 +129,11 @@ async def serve(
         await server.start()
         _log.info("%s started on port %d", name, server.port)
         try:
-            await shutdown.wait()
+            lost = await _until_shutdown_or_ledger_lost(shutdown, guard)
+            if lost is not None:
+                # No drain: every further step would take the lost ledger for the truth.
+                await _stop_inputs_first(component, server, bus, transport, drain_seconds=0)
+                raise lost
             _log.info("%s draining", name)
             await _stop_inputs_first(component, server, bus, transport, settings.drain_seconds)
             await component.close()
@@ -128,6 +146,26 @@ async def serve(
         await asyncio.to_thread(provider.shutdown)
         shutdown.uninstall()
     _log.info("%s stopped", name)
+
+
+async def _until_shutdown_or_ledger_lost(
+    shutdown: GracefulShutdown, guard: LedgerGuard
+) -> LedgerLostError | None:
+    """Wait for SIGTERM/SIGINT; the ledger's loss ends the wait too (and is returned)."""
+    stopping = asyncio.ensure_future(shutdown.wait())
+    watching = asyncio.ensure_future(guard.watch())
+    try:
+        await asyncio.wait({stopping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stopping, watching):
+            task.cancel()
+    if watching.done() and not watching.cancelled():
+        error = watching.exception()
+        if isinstance(error, LedgerLostError):
+            return error
+        if error is not None:
+            raise error
+    return None
 
 
 def _receivers(

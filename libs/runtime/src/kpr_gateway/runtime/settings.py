@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,26 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     traces_console: bool = False
+    mode: Literal["production", "development"] = Field(
+        default="production",
+        description=(
+            "production: refuse a Redis without an append-only file synced every second, and "
+            "a ledger without its generation marker (kprgw ledger init). development (local "
+            "runs, tests): log the first, write the second."
+        ),
+    )
+    allow_redis_without_aof: bool = Field(
+        default=False,
+        description=(
+            "Run in production mode on a Redis without AOF, knowing a Redis restart loses the "
+            "ledger; shown in the metrics and the readiness detail."
+        ),
+    )
+    ledger_check_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the ledger's generation marker is checked while running.",
+    )
     drain_seconds: float = Field(
         default=25.0, description="Upper bound for finishing in-flight work after SIGTERM."
     )
