@@ -67,6 +67,18 @@ def test_settings_defaults_and_environment(tmp_path: Path, monkeypatch: pytest.M
     assert configured.credit == 3
 
 
+@pytest.mark.parametrize(
+    ("given", "deadline"),
+    [("30", timedelta(seconds=30)), ("1.5", timedelta(seconds=1.5)), ("P1D", timedelta(days=1))],
+)
+def test_a_duration_is_seconds_or_iso_8601(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, deadline: timedelta
+) -> None:
+    monkeypatch.setenv("KPRGW_RECEIPTS_TENANTS_FILE", str(tmp_path / "tenants.yaml"))
+    monkeypatch.setenv("KPRGW_RECEIPTS_APPREC_DEADLINE", given)
+    assert ReceiptsSettings().apprec_deadline == deadline
+
+
 async def test_build_subscribes_each_tenants_queues_and_handles_an_apprec(
     tmp_path: Path, receipts_pki: DevPki
 ) -> None:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECONDS = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*")
+
+
+def _seconds_or_iso(value: object) -> object:
+    # An environment variable is text: "30" is 30 seconds; "PT30S" and "1 day" are pydantic's.
+    if isinstance(value, str) and _SECONDS.fullmatch(value):
+        return timedelta(seconds=float(value))
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+"""A duration setting: seconds (``30``, ``1.5``) or ISO 8601 (``PT24H``)."""
 
 
 class ServiceSettings(BaseSettings):

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from kpr_gateway.runtime.nhn import NhnServiceSettings
 from kpr_gateway.runtime.registry import RegistryServiceSettings
+from kpr_gateway.runtime.settings import Duration
 
 
 class ReceiptsSettings(NhnServiceSettings, RegistryServiceSettings):
@@ -17,7 +18,7 @@ class ReceiptsSettings(NhnServiceSettings, RegistryServiceSettings):
     credit: int = Field(
         default=10, ge=1, description="Messages in flight per NHN queue (AMQP link credit)."
     )
-    apprec_deadline: timedelta = Field(
+    apprec_deadline: Duration = Field(
         default=timedelta(hours=24),
         description=(
             "A dispatched message without an AppRec or transport error after this long is "
