@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import httpx
 import pytest
 from redis.asyncio import Redis
@@ -43,7 +44,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         leftover = LocalRun.load(directory)  # a failed test must not leave processes behind
         if leftover is not None:
-            asyncio.run(stop_run(leftover))
+            asyncio.run(stop_run(leftover, discard_parked=True))
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +107,33 @@ def test_one_event_posted_reaches_acknowledged(state: dict[str, Any]) -> None:
     assert status == "acknowledged"
 
 
+def test_down_keeps_a_run_with_parked_messages_until_told(
+    run_dir: Path, state: dict[str, Any]
+) -> None:
+    parked = next(q for q in state["internal_queues"] if q.endswith("events.parked"))
+    asyncio.run(_publish(state["servers"]["rabbitmq_url"], parked, b"{}"))
+    refused = kprgw_local("down", "--dir", run_dir)
+    assert refused.returncode == 1
+    assert f"1 parked messages would be deleted with the run's queues: {parked} (1)" in (
+        " ".join(refused.stderr.split())
+    )
+    assert (run_dir / "state.json").exists()
+    assert asyncio.run(queue_depths(state["servers"]["rabbitmq_url"], [parked])) == {parked: 1}
+
+
+async def _publish(rabbitmq_url: str, queue: str, body: bytes) -> None:
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue)
+
+
 def test_down_stops_every_process_cleanly_and_leaves_nothing(
     run_dir: Path, state: dict[str, Any]
 ) -> None:
-    down = kprgw_local("down", "--dir", run_dir)
+    down = kprgw_local("down", "--dir", run_dir, "--discard-parked")
     assert down.returncode == 0, down.stdout + down.stderr
+    assert "discarding 1 parked messages" in " ".join(down.stdout.split())
     assert "killed" not in down.stdout
     processes = state["processes"].values()
     assert not any(is_running(p["pid"]) or is_running(p["keeper_pid"]) for p in processes)

@@ -115,16 +115,25 @@ def up(
 
 
 @app.command()
-def down(directory: DirOption = None) -> None:
+def down(
+    directory: DirOption = None,
+    discard_parked: Annotated[
+        bool,
+        typer.Option(
+            "--discard-parked", help="Delete the run's queues even with parked messages in them."
+        ),
+    ] = False,
+) -> None:
     """Stop every process (SIGTERM; each drains), report exit codes, delete the run's queues
-    and Redis keys. Exits 1 if a process did not exit with 0."""
+    and Redis keys. Exits 1 if a process did not exit with 0, or if parked messages wait
+    (then nothing is deleted: read them, then --discard-parked)."""
     run_dir = (directory or default_dir()).resolve()
     try:
         run = LocalRun.load(run_dir)
         if run is None:
             typer.echo(f"no local run in {run_dir}")
             return
-        report = asyncio.run(stop_run(run))
+        report = asyncio.run(stop_run(run, discard_parked=discard_parked))
     except LocalRunError as exc:
         fail(exc)
     table = Table(title="stopped")
@@ -134,9 +143,10 @@ def down(directory: DirOption = None) -> None:
         table.add_row(name, "killed (no clean exit in time)" if code is None else str(code))
     console = Console()
     console.print(table)
+    discarded = report.parked_discarded
     console.print(
         f"deleted {report.queues_deleted} queues and {report.keys_deleted} Redis keys "
-        f"of run {run.prefix}"
+        f"of run {run.prefix}" + (f", discarding {discarded} parked messages" if discarded else "")
     )
     if not report.clean:
         raise typer.Exit(1)

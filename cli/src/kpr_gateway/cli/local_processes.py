@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.ledger import redis_from_url
-from kpr_gateway.pipeline.queues import Topology
+from kpr_gateway.pipeline.queues import PARKED_SUFFIX, Topology
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 NHN_URL = "amqp://127.0.0.1:5672/amq.direct"
@@ -621,16 +621,36 @@ class StopReport:
     exit_codes: dict[str, int | None]
     queues_deleted: int
     keys_deleted: int
+    parked_discarded: int = 0
 
     @property
     def clean(self) -> bool:
         return all(code == 0 for code in self.exit_codes.values())
 
 
-async def stop_run(run: LocalRun, *, timeout: float = 40.0) -> StopReport:
-    """Stop every process (SIGTERM, drain, exit codes), then delete the run's queues and keys."""
+class ParkedMessagesError(LocalRunError):
+    """Parked messages would go with the run's queues: kept until the operator says so."""
+
+
+async def stop_run(
+    run: LocalRun, *, timeout: float = 40.0, discard_parked: bool = False
+) -> StopReport:
+    """Stop every process (SIGTERM, drain, exit codes), then delete the run's queues and keys.
+
+    Parked messages are what an operator must read: while any wait, the queues and keys stay
+    and ``ParkedMessagesError`` says how many and where, unless ``discard_parked``."""
     codes = await stop_kept(list(run.processes.values()), timeout=timeout)
+    parked_queues = [name for name in run.internal_queues if name.endswith(PARKED_SUFFIX)]
+    depths = await queue_depths(run.servers.rabbitmq_url, parked_queues)
+    parked = {name: depth for name, depth in depths.items() if depth}
+    if parked and not discard_parked:
+        listed = ", ".join(f"{name} ({depth})" for name, depth in sorted(parked.items()))
+        raise ParkedMessagesError(
+            f"{sum(parked.values())} parked messages would be deleted with the run's queues: "
+            f"{listed}. Read them first (rabbitmqctl, or the console), then "
+            "`kprgw local down --discard-parked`"
+        )
     queues = await delete_queues(run.servers.rabbitmq_url, run.internal_queues + run.nhn_queues)
     keys = await delete_keys(run.servers.redis_url, run.prefix)
     run.state_file.unlink(missing_ok=True)
-    return StopReport(codes, queues, keys)
+    return StopReport(codes, queues, keys, parked_discarded=sum(parked.values()))
