@@ -83,6 +83,17 @@ async def registration_is_idempotent_and_detects_conflicts(ledger: Ledger) -> No
     assert await ledger.get_event("trondheim", "e2") is None
 
 
+async def an_event_whose_publish_was_never_confirmed_shows_not_accepted(ledger: Ledger) -> None:
+    await ledger.register_events(TENANT, [NewEvent("e-503", "h1")], trace_id=TRACE)
+    unconfirmed = await ledger.get_event(TENANT, "e-503")
+    assert unconfirmed is not None
+    assert (unconfirmed.state, unconfirmed.status) == (EventState.RECEIVED, "not_accepted")
+    await ledger.mark_accepted(TENANT, ["e-503"])
+    confirmed = await ledger.get_event(TENANT, "e-503")
+    assert confirmed is not None
+    assert confirmed.status == "received"
+
+
 async def events_of_several_requests_keep_their_own_traces(ledger: Ledger) -> None:
     """intake registers the events of concurrent requests in one call, each with its trace."""
     first, second = "1" * 32, "2" * 32
@@ -266,6 +277,7 @@ async def unknown_message_transition_is_refused(ledger: Ledger) -> None:
 
 SCENARIOS = [
     registration_is_idempotent_and_detects_conflicts,
+    an_event_whose_publish_was_never_confirmed_shows_not_accepted,
     events_of_several_requests_keep_their_own_traces,
     event_follows_its_messages_to_the_apprec,
     rejected_events_keep_their_reasons,

@@ -250,13 +250,18 @@ class Ledger:
         superseded = {m.resend_of for m in messages if m.resend_of}
         combined = combined_message_state(m.state for m in messages if m.msg_id not in superseded)
         status = combined.value if state is EventState.BATCHED and combined else state.value
+        accepted = raw.get("accepted") == "1"
+        if state is EventState.RECEIVED and not accepted:
+            # registered, but its publish was never confirmed: the POST was answered 503
+            # (or is still being answered); a repeat of it is what gets it accepted
+            status = NOT_ACCEPTED
         return EventRecord(
             tenant_id=tenant_id,
             event_id=event_id,
             state=state,
             status=status,
             content_hash=raw["content_hash"],
-            accepted=raw.get("accepted") == "1",
+            accepted=accepted,
             received_at=datetime.fromisoformat(raw["received_at"]),
             trace_id=raw.get("trace_id") or None,
             batch_id=raw.get("batch_id"),
@@ -728,6 +733,9 @@ class Ledger:
         record = {k: _text(v) for k, v in fields if k not in _BINARY_FIELDS}
         return record, [Transition.model_validate_json(entry) for entry in history]
 
+
+NOT_ACCEPTED = "not_accepted"
+"""What a registered event whose publish was never confirmed shows (its POST got a 503)."""
 
 # Documents are bytes (the KPR document compressed); the read models never carry them.
 _BINARY_FIELDS = frozenset({"document", "kpr_document"})

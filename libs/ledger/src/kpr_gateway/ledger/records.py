@@ -75,7 +75,10 @@ class EventRecord(_Model):
     event_id: str
     state: EventState = Field(description="The event's own state as stored.")
     status: str = Field(
-        description="What the EPJ sees: the event's state, or once batched, that of its messages."
+        description=(
+            "What the EPJ sees: the event's state, or once batched, that of its messages; "
+            "not_accepted for one registered whose POST was answered 503 (send it again)."
+        )
     )
     content_hash: str
     accepted: bool = Field(description="The event's publish was confirmed by the broker.")
