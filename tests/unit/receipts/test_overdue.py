@@ -12,7 +12,7 @@ from fakeredis import FakeAsyncRedis
 from prometheus_client import Counter, Gauge
 
 from kpr_gateway.ledger import Ledger, MessageState
-from kpr_gateway.receipts.overdue import OverdueSweep
+from kpr_gateway.receipts.overdue import BacklogWatch, OverdueSweep
 from tests.unit.receipts.conftest import Harness
 from tests.unit.receipts.world import on_async_queue, sealed_apprec
 
@@ -83,3 +83,37 @@ async def test_stop_ends_the_sweep_even_if_a_ledger_call_swallows_the_cancel() -
     began = time.monotonic()
     await asyncio.wait_for(sweep.stop(), timeout=5)
     assert time.monotonic() - began < 2  # not the interval (an hour)
+
+
+async def test_the_first_sweep_waits_until_the_backlog_is_read() -> None:
+    """After an outage AppRecs wait on NHN's queues: nothing is marked overdue while they
+    still arrive, only once the queues have been quiet for a while."""
+    ledger = CountingLedger(FakeAsyncRedis())
+    backlog = BacklogWatch(0.3)
+    sweep = OverdueSweep(
+        ledger,
+        ["bergen"],
+        deadline=timedelta(hours=24),
+        interval_seconds=3600,
+        overdue=Gauge("t_overdue_b", "test", ("tenant",), registry=None),
+        marked=Counter("t_marked_b", "test", ("tenant",), registry=None),
+        backlog=backlog,
+    )
+    sweep.start()
+    try:
+        for _ in range(8):  # the backlog: a message every 0.1 s
+            await asyncio.sleep(0.1)
+            backlog.arrived()
+            assert ledger.sweeps == 0
+        await asyncio.sleep(0.6)
+        assert ledger.sweeps == 1
+    finally:
+        await sweep.stop()
+
+
+class CountingLedger(Ledger):
+    sweeps = 0
+
+    async def mark_overdue(self, tenant_id: str, *, older_than: timedelta) -> list[str]:
+        self.sweeps += 1
+        return []

@@ -86,7 +86,9 @@ async def test_build_subscribes_each_tenants_queues_and_handles_an_apprec(
     tenant = tenants.tenants[0]
     transport = RecordingTransport(InMemoryNhnBroker())
     ctx = context(tenants, nhn=transport)
-    receipts = build(ctx, ReceiptsSettings(tenants_file=tmp_path / "tenants.yaml"))
+    receipts = build(
+        ctx, ReceiptsSettings(tenants_file=tmp_path / "tenants.yaml", backlog_quiet_seconds=0.2)
+    )
     receipts.register()
     await ctx.bus.start()
     await transport.start()
@@ -99,7 +101,7 @@ async def test_build_subscribes_each_tenants_queues_and_handles_an_apprec(
         record = await ctx.ledger.get_message(tenant.id, sent.msg_id)
         assert record is not None
         assert record.state is MessageState.ACKNOWLEDGED
-        # the sweep runs at start: the tenant's gauge appears
+        # the sweep runs once the queues were quiet for a moment: the tenant's gauge appears
         async with asyncio.timeout(5):
             while overdue_gauge(ctx) is None:
                 await asyncio.sleep(0.01)

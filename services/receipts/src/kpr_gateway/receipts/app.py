@@ -53,7 +53,7 @@ from kpr_gateway.receipts.errors import (
     UnmatchedTransportError,
     UnopenableMessageError,
 )
-from kpr_gateway.receipts.overdue import OverdueSweep
+from kpr_gateway.receipts.overdue import BacklogWatch, OverdueSweep
 from kpr_gateway.receipts.parking import parked_headers
 from kpr_gateway.receipts.reading import (
     TenantKeys,
@@ -100,6 +100,8 @@ class ReceiptsOptions:
     credit: int = 10
     apprec_deadline: timedelta = timedelta(hours=24)
     overdue_sweep_seconds: float = 60.0
+    backlog_quiet_seconds: float = 5.0
+    """The first overdue sweep waits until no AppRec arrived for this long (the backlog read)."""
     release_delay_seconds: float = 2.0
     signer_renew_interval_seconds: float = DEFAULT_RENEW_INTERVAL_SECONDS
     """At most one registry lookup per tenant this often after failed AppRec signatures."""
@@ -158,6 +160,7 @@ class Receipts:
             "NHN messages handed back for redelivery, by tenant and cause.",
             ("tenant", "cause"),
         )
+        self._backlog = BacklogWatch(options.backlog_quiet_seconds)
         self.sweep = OverdueSweep(
             ledger,
             [tenant.id for tenant in tenants.tenants],
@@ -169,6 +172,7 @@ class Receipts:
             marked=metrics.counter(
                 "marked_overdue", "Messages marked overdue by the sweep.", ("tenant",)
             ),
+            backlog=self._backlog,
         )
 
     # -- Component ----------------------------------------------------------------------
@@ -203,6 +207,7 @@ class Receipts:
         self, tenant_id: str, queue: str, kind: QueueKind
     ) -> Callable[[NhnDelivery], Awaitable[None]]:
         async def handle(delivery: NhnDelivery) -> None:
+            self._backlog.arrived()
             await self.handle(tenant_id, queue, kind, delivery)
 
         return handle
@@ -477,6 +482,7 @@ def build(context: ServiceContext, settings: ReceiptsSettings) -> Receipts:
             credit=settings.credit,
             apprec_deadline=settings.apprec_deadline,
             overdue_sweep_seconds=settings.overdue_sweep_seconds,
+            backlog_quiet_seconds=settings.backlog_quiet_seconds,
             release_delay_seconds=settings.release_delay_seconds,
         ),
     )

@@ -2,6 +2,11 @@
 ``overdue`` in the ledger, and each tenant's overdue count is exported as a gauge.
 
 Every replica runs it; that is harmless, as marking is forward-only in the ledger.
+
+The first pass waits until the backlog on NHN's queues has been read: after an outage the
+AppRecs that came meanwhile wait there, and sweeping first would raise overdue alerts for
+messages whose answers are a few seconds away. Read means: no message arrived for
+``quiet_seconds`` (``BacklogWatch``); AMQP 1.0 tells a receiver nothing of a queue's depth.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from prometheus_client import Counter, Gauge
@@ -18,6 +24,25 @@ from kpr_gateway.ledger import Ledger, LedgerError
 
 _log = logging.getLogger(__name__)
 _LOGGED_IDS = 10
+
+
+class BacklogWatch:
+    """When a receiver's backlog has been read: ``quiet_seconds`` without a message."""
+
+    def __init__(
+        self, quiet_seconds: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._quiet = quiet_seconds
+        self._clock = clock
+        self._last = clock()
+
+    def arrived(self) -> None:
+        self._last = self._clock()
+
+    async def read(self) -> None:
+        """Return once no message has arrived for ``quiet_seconds``."""
+        while (waited := self._clock() - self._last) < self._quiet:
+            await asyncio.sleep(self._quiet - waited)
 
 
 class OverdueSweep:
@@ -30,7 +55,9 @@ class OverdueSweep:
         interval_seconds: float,
         overdue: Gauge,
         marked: Counter,
+        backlog: BacklogWatch | None = None,
     ) -> None:
+        self._backlog = backlog
         self._ledger = ledger
         self._tenant_ids = tuple(tenant_ids)
         self._deadline = deadline
@@ -77,6 +104,8 @@ class OverdueSweep:
             self._overdue.labels(tenant=tenant_id).set(count)
 
     async def _run(self) -> None:
+        if self._backlog is not None:
+            await self._backlog.read()
         while not self._stopping.is_set():
             await self.sweep()
             with contextlib.suppress(TimeoutError):

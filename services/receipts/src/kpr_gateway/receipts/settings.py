@@ -26,6 +26,14 @@ class ReceiptsSettings(NhnServiceSettings, RegistryServiceSettings):
             "a message still unanswered a day later needs an operator before the next run."
         ),
     )
+    backlog_quiet_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description=(
+            "The first overdue sweep waits until no message arrived on NHN's queues for this "
+            "long: AppRecs that waited during an outage are read before anything is overdue."
+        ),
+    )
     overdue_sweep_seconds: float = Field(
         default=60.0,
         gt=0,
