@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from bench import batches
+from bench import annual, batches
 from bench.ledger_watch import LedgerWatch
 from bench.procstat import REST, CpuMeter, peak_memory_mib, server_pids
 from bench.profiling import PROFILES, Profiler, hotspots, py_spy
@@ -83,6 +83,8 @@ class Options:
     concurrency: int
     settings: dict[str, str]
     profile: bool
+    annual_persons: int = annual.DEFAULT_PERSONS
+    """0: no annual figure (bench/annual.py)."""
 
 
 def parse(argv: list[str]) -> Options:
@@ -105,6 +107,7 @@ def parse(argv: list[str]) -> Options:
         action="store_true",
         help="sample every service with py-spy during the intake and end-to-end parts",
     )
+    annual.add_arguments(parser)
     args = parser.parse_args(argv)
     settings = dict(BENCH_SETTINGS)
     for pair in args.set:
@@ -119,6 +122,7 @@ def parse(argv: list[str]) -> Options:
         args.concurrency,
         settings,
         args.profile,
+        annual.persons_from(args),
     )
 
 
@@ -184,11 +188,16 @@ async def run(options: Options) -> dict[str, Any]:
         run_dir, ports=allocate_ports(0), tuning=tuning, prefix=new_prefix("bench")
     )
     try:
-        return await _with_baseline(gateway, run_dir, options)
+        result = await _with_baseline(gateway, run_dir, options)
     finally:
         report = await stop_run(gateway)
         if not report.clean:
             print(f"warning: exit codes {report.exit_codes}", file=sys.stderr)
+    if options.annual_persons:
+        result["annual"] = await annual.measure(
+            run_dir / "annual", tuning, persons=options.annual_persons, profile=options.profile
+        )
+    return result
 
 
 async def _with_baseline(gateway: LocalRun, run_dir: Path, options: Options) -> dict[str, Any]:
@@ -434,6 +443,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             console.print(f"  {name} ({spots['samples']} samples)", highlight=False)
             console.print(f"    own time: {own}", highlight=False, soft_wrap=True)
             console.print(f"    gateway steps: {steps}", highlight=False, soft_wrap=True)
+    if "annual" in result:
+        annual.print_report(result["annual"], console)
 
 
 def main(argv: list[str] | None = None) -> None:

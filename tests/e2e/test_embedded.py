@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -121,5 +122,13 @@ def test_kprgw_demo_runs_the_sample_and_exits(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "acknowledged" in result.stdout
+    # The annual round: each municipality's year submitted, both AppRecs in and positive.
+    for tenant in ("bergen", "trondheim"):
+        assert re.search(
+            rf"^{tenant}: submission [0-9a-f-]{{36}} acknowledged; "
+            r"KPR_IPL acknowledged \(AppRec 1\), KPR_IDE acknowledged \(AppRec 1\)$",
+            result.stdout,
+            re.MULTILINE,
+        ), result.stdout[-3000:]
     assert result.stdout.count("curl -sS -X POST") == 2
     assert "Authorization: Bearer kprgw_" in result.stdout

@@ -296,6 +296,23 @@ async def test_inline_packing_is_a_setting(
         assert packings == {"KPR_IPL": Packing.INLINE, "KPR_IDE": Packing.BASE64_ZIP}
 
 
+async def test_a_refused_check_wins_over_a_packing_that_failed_beside_it(
+    tenants_file: Path, world: DemoWorld, tmp_path: Path
+) -> None:
+    """The messages are built while the check runs: for a file that is not XML the inline
+    packing fails, but the answer is the check's refusal, not an error."""
+    options = AnnualOptions(spool_dir=tmp_path, packing=(Packing.INLINE, Packing.INLINE))
+    async for annual in _annual(tenants_file, world, tmp_path, options):
+        response = await annual.submit(iplos=b"<IPLOS>not closed")
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "refused"
+        assert body["refusal_reason"] is None
+        assert "xsd" in [f["rule"] for f in body["report"]["findings"]]
+        assert annual.published == []
+        assert list(tmp_path.iterdir()) == []  # the spooled files are gone
+
+
 async def test_the_annual_scope_is_needed_to_submit_and_read_or_annual_to_read(
     annual: Annual,
 ) -> None:

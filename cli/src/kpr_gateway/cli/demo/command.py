@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from kpr_gateway.cli.demo.annual import annual_round
 from kpr_gateway.cli.demo.embedded import EmbeddedGateway
 from kpr_gateway.cli.demo.samples import event, sample_set
 from kpr_gateway.cli.demo.simulator import SimulatorOptions
@@ -46,6 +47,10 @@ def demo(
     port: Annotated[int, typer.Option(help="Port of the intake API.")] = 8080,
     sample: Annotated[bool, typer.Option(help="Post sample events and follow them.")] = True,
     events_per_tenant: Annotated[int, typer.Option(min=1)] = 20,
+    annual: Annotated[
+        bool,
+        typer.Option(help="Submit each municipality's 2025 IPLOS 3.7 year and follow it."),
+    ] = True,
     reject_share: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share the simulator rejects anyway.")
     ] = 0.0,
@@ -53,7 +58,8 @@ def demo(
         Path | None, typer.Option("--dir", help="Where to write the dev PKI and tenants file.")
     ] = None,
     exit_after_sample: Annotated[
-        bool, typer.Option(help="Stop once every sample event has its outcome (for scripts).")
+        bool,
+        typer.Option(help="Stop once the sample events and the annual round have their outcome."),
     ] = False,
 ) -> None:
     """Every service, an in-memory bus, in-process Redis and the KPR simulator, in one process."""
@@ -68,7 +74,9 @@ def demo(
             _run(
                 world,
                 console,
-                _RunOptions(host, port, sample, events_per_tenant, options, exit_after_sample),
+                _RunOptions(
+                    host, port, sample, events_per_tenant, options, exit_after_sample, annual
+                ),
             )
         )
     except KeyboardInterrupt:
@@ -83,6 +91,7 @@ class _RunOptions:
     events_per_tenant: int
     simulator: SimulatorOptions
     exit_after_sample: bool
+    annual: bool = True
 
 
 async def _run(world: DemoWorld, console: Console, options: _RunOptions) -> None:
@@ -96,6 +105,9 @@ async def _run(world: DemoWorld, console: Console, options: _RunOptions) -> None
     try:
         if options.sample:
             await _post_and_follow(gateway, world, console, base_url, options.events_per_tenant)
+        if options.annual:
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+                await annual_round(client, world, console)
         _print_curl(world, console, base_url)
         if not options.exit_after_sample:
             console.print("serving; Ctrl-C to stop")

@@ -1,11 +1,12 @@
 """The annual IPLOS 3.7 submission API: submit a year (two files), read its state.
 
 ``POST /v1/annual-submissions`` spools the two files to disk, runs the annual check in a
-worker thread (the event loop keeps serving daily events), and for a sendable report builds
-KPR_IPL and KPR_IDE, checks their size against the NHN limit, records the submission and both
-messages in one ledger step under the year's resend rule, and publishes both on
-``messages``. A refused submission is recorded with its report; nothing of it is sent.
-The spooled files are deleted when the request is done, also on errors.
+worker thread (the event loop keeps serving daily events) while another builds KPR_IPL and
+KPR_IDE (used for a sendable report only) and checks their size against the NHN limit,
+records the submission and both messages in one ledger step under the year's resend rule,
+and publishes both on ``messages``. A refused submission is recorded with its report;
+nothing of it is sent. The spooled files are deleted when the request is done, also on
+errors.
 """
 
 # No "from __future__ import annotations": FastAPI reads the Depends() in the route
@@ -191,20 +192,31 @@ class AnnualSubmitter:
             previous = await self._ledger_call(
                 self._ledger.annual.accepted_persons(tenant.id, form.year - 1)
             )
-            try:
-                report = await asyncio.to_thread(
+            # The messages are packed while the check runs (each in a thread of its own: the
+            # zip's deflate and lxml's parsing use two cores); a refused submission's packing
+            # is thrown away. Both end before the spooled files are removed.
+            checked, built = await asyncio.gather(
+                asyncio.to_thread(
                     check_submission,
                     tenant=tenant,
                     year=form.year,
                     iplos=upload.iplos,
                     ident=upload.ident,
                     previous_persons=previous,
-                )
-            except AnnualInputError as exc:
-                _log.error("tenant %s: the annual check could not run: %s", tenant.id, exc)
-                raise IntakeError("the annual check could not run; see the gateway's log") from exc
+                ),
+                self._build(tenant, form, upload.iplos, upload.ident),
+                return_exceptions=True,
+            )
+            if isinstance(checked, AnnualInputError):
+                _log.error("tenant %s: the annual check could not run: %s", tenant.id, checked)
+                raise IntakeError(
+                    "the annual check could not run; see the gateway's log"
+                ) from checked
+            if isinstance(checked, BaseException):
+                raise checked
+            report = checked
             submission_id = str(uuid.uuid4())
-            shipments, refusal = await self._build(tenant, form, upload.iplos, upload.ident, report)
+            shipments, refusal = self._sendable(tenant.id, report, built)
         trace_id = current_trace_id() or uuid.uuid4().hex
         new = NewAnnualSubmission(
             submission_id=submission_id,
@@ -259,30 +271,42 @@ class AnnualSubmitter:
             details=details,
         )
 
-    async def _build(
-        self, tenant: Tenant, form: AnnualForm, iplos: Path, ident: Path, report: SubmissionReport
+    @staticmethod
+    def _sendable(
+        tenant_id: str,
+        report: SubmissionReport,
+        built: tuple[AnnualShipment, AnnualShipment] | OverLimit | BaseException,
     ) -> tuple[tuple[AnnualShipment, AnnualShipment] | None, str | None]:
+        """The shipments to record and send, or the reason a sendable report is refused;
+        (None, None) for a refused report, whatever the packing did."""
         if not report.sendable:
             return None, None
-        try:
-            built = await asyncio.to_thread(
-                build_annual_shipments,
-                sender=tenant.sender_organisation(),
-                receiver=kpr_receiver(form.environment),
-                iplos=iplos,
-                ident=ident,
-                ipl_id=uuid.uuid4(),
-                ide_id=uuid.uuid4(),
-                packing=self._options.packing,
-                max_message_bytes=self._options.max_nhn_message_bytes,
-                now=datetime.now(UTC),
-            )
-        except AnnualBuildError as exc:
-            _log.error("tenant %s: annual messages not built: %s", tenant.id, exc)
-            raise IntakeError("the annual messages could not be built; see the log") from exc
+        if isinstance(built, AnnualBuildError):
+            _log.error("tenant %s: annual messages not built: %s", tenant_id, built)
+            raise IntakeError("the annual messages could not be built; see the log") from built
+        if isinstance(built, BaseException):
+            raise built
         if isinstance(built, OverLimit):
             return None, built.reason()
         return built, None
+
+    async def _build(
+        self, tenant: Tenant, form: AnnualForm, iplos: Path, ident: Path
+    ) -> tuple[AnnualShipment, AnnualShipment] | OverLimit:
+        """Both messages (``AnnualBuildError`` for a file that cannot be packed: whether
+        that matters is the check's to say, see ``_sendable``)."""
+        return await asyncio.to_thread(
+            build_annual_shipments,
+            sender=tenant.sender_organisation(),
+            receiver=kpr_receiver(form.environment),
+            iplos=iplos,
+            ident=ident,
+            ipl_id=uuid.uuid4(),
+            ide_id=uuid.uuid4(),
+            packing=self._options.packing,
+            max_message_bytes=self._options.max_nhn_message_bytes,
+            now=datetime.now(UTC),
+        )
 
     async def _publish(
         self, tenant_id: str, submission_id: str, shipments: tuple[AnnualShipment, ...]

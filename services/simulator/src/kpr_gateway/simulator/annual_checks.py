@@ -4,11 +4,11 @@ checks each against its official XSD, streaming.
 A year is tens of MB of XML (a 50,000-person IPLOS file is about 72 MB), so it is never
 parsed whole. The document (inline or packed: unpacked as it is copied, within
 ``AnnualDocument.max_bytes``) is spooled to a private temporary folder (``TMPDIR``) and read
-by the validating readers of ``kpr_gateway.messages`` (``iplos_annual.AnnualFile``,
-``xpr_ide.IdentFile``): memory follows one ``PERSON`` or ``PasientIdent``, not the file.
-The spool is needed because those readers read an invalid file a second time to place its
-errors on their lines, and an unpacking zip stream cannot be rewound. The folder is removed
-when the check ends (the identity file carries national ids).
+in one validating pass (``iplos_annual.ValidatingStream``, as the gateway's readers do):
+memory follows one ``PERSON`` or ``PasientIdent``, not the file. The spool is needed because
+that pass reads an invalid file a second time to place its errors on their lines, and an
+unpacking zip stream cannot be rewound. The folder is removed when the check ends (the
+identity file carries national ids).
 
 Only the schema is checked: each message is answered on its own (the two files are
 separate shipments with separate AppRecs) and neither enters a daily chain. The register's
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import IO, Final
 from kpr_gateway.messages import iplos_annual, xpr_ide
 from kpr_gateway.messages.apprec import AppRecErrorCode
 from kpr_gateway.messages.errors import MessagesError
-from kpr_gateway.messages.iplos_annual import SchemaProblem, StreamOutcome
+from kpr_gateway.messages.iplos_annual import SchemaProblem, StreamOutcome, ValidatingStream
 from kpr_gateway.messages.msghead import MsgHead, open_document
 from kpr_gateway.messages.packing import DEFAULT_MAX_UNPACKED_BYTES
 from kpr_gateway.simulator import codes
@@ -109,22 +108,24 @@ def _spool(document: AnnualDocument, path: Path) -> None:
 
 
 def _validate(namespace: str, path: Path) -> StreamOutcome:
-    """One validating pass; the readers' items are dropped as they come."""
+    """One validating pass that asks only for each file's unit (``PERSON``,
+    ``PasientIdent``) to release it: the schema is checked in full all the same, and no
+    field is handed to Python (the gateway's readers hand over fields for its rules; here
+    that took a third of the time for a large year)."""
+    error_type: type[MessagesError]
+    if namespace == IPLOS_ANNUAL_NAMESPACE:
+        schema, unit = iplos_annual.schema(), iplos_annual.qname("PERSON")
+        error_type = iplos_annual.AnnualFileError
+    else:
+        schema, unit = xpr_ide.schema(), xpr_ide.qname("PasientIdent")
+        error_type = xpr_ide.IdentFileError
+    stream = ValidatingStream(path, schema, (unit,), release=(unit,), error_type=error_type)
     try:
-        if namespace == IPLOS_ANNUAL_NAMESPACE:
-            iplos = iplos_annual.AnnualFile(path)
-            _drain(iplos)
-            return iplos.outcome
-        ident = xpr_ide.IdentFile(path)
-        _drain(ident)
-        return ident.outcome
+        for _ in stream:
+            pass
     except (iplos_annual.AnnualFileError, xpr_ide.IdentFileError) as exc:
         raise SimulatorError(f"the spooled annual document cannot be read: {exc}") from exc
-
-
-def _drain(items: Iterable[object]) -> None:
-    for _ in items:
-        pass
+    return stream.outcome
 
 
 def schema_errors(label: str, outcome: StreamOutcome) -> list[AppRecErrorCode]:
