@@ -61,6 +61,14 @@ dict: root, service. */}}
   value: {{ $values.rabbitmq.queuePrefix | quote }}
 - name: {{ $prefix }}KEY_PREFIX
   value: {{ $values.redis.keyPrefix | quote }}
+{{- if $values.redis.passwordSecret.name }}
+- name: {{ $prefix }}REDIS_PASSWORD_FILE
+  value: {{ include "kpr-gateway.redisSecretsDir" . }}/password
+{{- end }}
+{{- if $values.redis.caSecret.name }}
+- name: {{ $prefix }}REDIS_CA_FILE
+  value: {{ include "kpr-gateway.redisSecretsDir" . }}/ca.crt
+{{- end }}
 - name: {{ $prefix }}MODE
   value: {{ $values.ledger.mode | quote }}
 - name: {{ $prefix }}ALLOW_REDIS_WITHOUT_AOF

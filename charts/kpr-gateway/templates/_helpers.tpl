@@ -94,6 +94,7 @@ The simulator splits its lists (receiver queues, senders) on commas. */}}
 {{- end -}}
 {{- define "kpr-gateway.nhnSecretsDir" -}}/var/run/secrets/kprgw/nhn{{- end -}}
 {{- define "kpr-gateway.registrySecretsDir" -}}/var/run/secrets/kprgw/registry{{- end -}}
+{{- define "kpr-gateway.redisSecretsDir" -}}/var/run/secrets/kprgw/redis{{- end -}}
 {{- define "kpr-gateway.simulatorSecretsDir" -}}/var/run/secrets/kprgw/simulator{{- end -}}
 {{- define "kpr-gateway.simulatorPartiesDir" -}}/etc/kprgw/simulator/parties{{- end -}}
 

@@ -72,6 +72,28 @@ else read-only. */}}
       {{- end }}
       {{- end }}
 {{- end }}
+{{- if and (ne .service "simulator") (or $values.redis.passwordSecret.name $values.redis.caSecret.name) }}
+- name: redis
+  projected:
+    defaultMode: 288  # 0440
+    sources:
+      {{- with $values.redis.passwordSecret }}
+      {{- if .name }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - {key: {{ .key | quote }}, path: password}
+      {{- end }}
+      {{- end }}
+      {{- with $values.redis.caSecret }}
+      {{- if .name }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - {key: {{ .key | quote }}, path: ca.crt}
+      {{- end }}
+      {{- end }}
+{{- end }}
 {{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}
 - name: registry
   projected:
@@ -108,6 +130,11 @@ else read-only. */}}
 {{- if and (has .service (list "dispatch" "receipts")) (or $values.nhn.passwordSecret.name $values.nhn.caSecret.name) }}
 - name: nhn
   mountPath: {{ include "kpr-gateway.nhnSecretsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and (ne .service "simulator") (or $values.redis.passwordSecret.name $values.redis.caSecret.name) }}
+- name: redis
+  mountPath: {{ include "kpr-gateway.redisSecretsDir" . }}
   readOnly: true
 {{- end }}
 {{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}

@@ -285,6 +285,7 @@ CHART_MANAGED = {
     "tenants_file", "rabbitmq_url", "redis_url", "queue_prefix", "key_prefix", "http_port",
     "log_level", "log_json", "traces_console", "drain_seconds",
     "mode", "allow_redis_without_aof", "ledger_check_seconds",  # values.ledger
+    "redis_password_file", "redis_ca_file",  # values.redis.passwordSecret, caSecret
     "nhn_url", "nhn_username", "nhn_password_file", "nhn_ca_file", "nhn_allow_insecure",
     "nhn_exchange",
     "signing_certificate", "signing_key", "encryption_certificate", "encryption_key",

@@ -16,6 +16,7 @@ from tests.unit.chart.rendering import (
     component,
     container,
     deployments,
+    env_values,
     named,
     of_kind,
     pod_spec,
@@ -235,3 +236,23 @@ def test_the_tenants_configmap_holds_the_tenants_file() -> None:
             continue
         volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
         assert volumes["tenants"]["configMap"]["name"] == configmap["metadata"]["name"]
+
+
+def test_an_external_redis_gets_its_password_and_ca_as_files() -> None:
+    with_files = deployments(render(FULL))
+    for service in GATEWAY_SERVICES:
+        prefix = f"KPRGW_{service.upper()}_"
+        variables = env_values(with_files[service])
+        assert variables[f"{prefix}REDIS_PASSWORD_FILE"]["value"] == (
+            "/var/run/secrets/kprgw/redis/password"
+        )
+        assert variables[f"{prefix}REDIS_CA_FILE"]["value"] == "/var/run/secrets/kprgw/redis/ca.crt"
+        mounts = {m["name"]: m for m in container(with_files[service])["volumeMounts"]}
+        assert mounts["redis"]["mountPath"] == "/var/run/secrets/kprgw/redis"
+        volumes = {v["name"]: v for v in pod_spec(with_files[service])["volumes"]}
+        sources = [s["secret"]["name"] for s in volumes["redis"]["projected"]["sources"]]
+        assert sources == ["kprgw-redis-auth", "kprgw-redis-ca"]
+    without = deployments(render(DEFAULTS))
+    for service in GATEWAY_SERVICES:
+        assert not any("REDIS_PASSWORD_FILE" in name for name in env_values(without[service]))
+        assert "redis" not in {v["name"] for v in pod_spec(without[service])["volumes"]}

@@ -78,7 +78,7 @@ async def serve(
     setup_logging(name, settings.log_level, settings.log_json)
     provider = setup_tracing(name, console=settings.traces_console)
     tenants = load_tenants(settings.tenants_file)
-    redis = redis_from_url(settings.redis_url)
+    redis = redis_from_url(settings.redis_url, **redis_options(settings))
     keys = KeySpace(settings.key_prefix)
     ledger = Ledger(redis, keys=keys)
     registry, receivers = _receivers(name, settings, redis)
@@ -166,6 +166,23 @@ async def _until_shutdown_or_ledger_lost(
         if error is not None:
             raise error
     return None
+
+
+def redis_options(settings: ServiceSettings) -> dict[str, str]:
+    """The Redis client's password and TLS CA from their files (StartupError if unreadable)."""
+    options: dict[str, str] = {}
+    if settings.redis_password_file is not None:
+        try:
+            options["password"] = settings.redis_password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise StartupError(f"redis_password_file cannot be read ({exc.strerror})") from exc
+    if settings.redis_ca_file is not None:
+        if not settings.redis_url.startswith("rediss://"):
+            raise StartupError("redis_ca_file is set, but redis_url is not rediss:// (TLS)")
+        if not settings.redis_ca_file.is_file():
+            raise StartupError("redis_ca_file is not a readable file")
+        options["ssl_ca_certs"] = str(settings.redis_ca_file)
+    return options
 
 
 def _receivers(

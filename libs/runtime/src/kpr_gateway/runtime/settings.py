@@ -30,6 +30,14 @@ class ServiceSettings(BaseSettings):
     tenants_file: Path = Field(description="The tenants file (YAML).")
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password_file: Path | None = Field(
+        default=None,
+        description="A file holding Redis' password (AUTH), rather than the password in the URL.",
+    )
+    redis_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) that signs Redis' TLS certificate, for a rediss:// URL.",
+    )
     queue_prefix: str = Field(default="", description="Prefix for internal queue names.")
     key_prefix: str = Field(default="kprgw", description="Prefix for Redis keys.")
     http_host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
