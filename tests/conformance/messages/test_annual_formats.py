@@ -4,6 +4,8 @@ valid against the official files compiled from there, streaming and as a whole t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,41 @@ def test_streaming_and_tree_validation_agree_on_a_broken_file(
     assert annual.outcome.error_count >= 1
     assert annual.outcome.problems[0].line == first.line
     assert annual.outcome.problems[0].element == "peKjonnX"
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "annual"
+
+_JUNK_READER = """
+import resource, sys
+from pathlib import Path
+from kpr_gateway.messages.iplos_annual import AnnualFile
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+annual = AnnualFile(Path(sys.argv[1]))
+records = sum(1 for _ in annual)
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024
+print(records, annual.outcome.error_count, annual.outcome.complete, grown)
+"""
+
+
+def test_elements_the_schema_does_not_know_do_not_pile_up(tmp_path: Path) -> None:
+    """Three million unknown elements after the header (an EPJ export gone wrong): memory stays
+    flat (they are freed as they end, not kept until a record that never comes), and the
+    file is invalid."""
+    example = (EXAMPLES / "bergen-2025-iplos.xml").read_text(encoding="utf-8")
+    header_end = example.index("</INNHINFO>") + len("</INNHINFO>")
+    junk = tmp_path / "junk-iplos.xml"
+    with junk.open("w", encoding="utf-8") as out:
+        out.write(example[:header_end])
+        for _ in range(3000):
+            out.write("<x/>" * 1000)
+        out.write("</IPLOS>\n")
+    finished = subprocess.run(
+        [sys.executable, "-c", _JUNK_READER, str(junk)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    records, errors, _complete, grown_mib = finished.stdout.split()
+    assert (int(records), int(errors) > 0) == (1, True)  # the header, then schema errors
+    assert int(grown_mib) < 60, f"peak RSS grew by {grown_mib} MiB"  # 310 when they piled up

@@ -130,10 +130,13 @@ class ValidatingStream:
             self.outcome.problems = located or self.outcome.problems
 
     def _read(self, source: Any) -> Iterator[etree._Element]:
+        # Every element's end, not only the wanted ones': whatever stands directly under the
+        # root is freed when it ends (an element the schema does not know, say, millions of
+        # them), and the error log is looked at by elements read, so neither memory nor time
+        # grows with what the file holds beyond its records.
         context = etree.iterparse(
             source,
             events=("end",),
-            tag=self._tags,
             schema=self._schema,
             huge_tree=False,
             resolve_entities="internal",  # see the module's docstring
@@ -142,22 +145,24 @@ class ValidatingStream:
             remove_comments=True,
             remove_pis=True,
         )
-        first = True
-        released = 0
+        root: etree._Element | None = None
+        read = 0
+        wanted, release = frozenset(self._tags), self._release
         try:
             for _, element in context:
-                if first:
-                    first = False
+                if root is None:
                     if _has_doctype(element):
                         self._refuse_doctype()
                         return
-                yield element
-                if element.tag not in self._release:
-                    continue
-                _release(element)
-                released += 1
+                    root = element.getroottree().getroot()
+                tag = element.tag
+                if tag in wanted:
+                    yield element
+                if tag in release or element.getparent() is root:
+                    _release(element)
+                read += 1
                 # The log is copied on each access: look at it now and then only.
-                if released % _LOOK_AT_LOG_EVERY == 0:
+                if read % _LOOK_AT_LOG_EVERY == 0:
                     error_log: Any = context.error_log  # lxml-stubs leave _ErrorLog empty
                     if len(error_log) > self._max_errors:
                         self._give_up(error_log)
