@@ -3,6 +3,7 @@ size limits, scopes, spooling, and publishing again what was never confirmed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ import yaml
 from fakeredis import FakeAsyncRedis
 
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
-from kpr_gateway.intake.annual_api import AnnualOptions
+from kpr_gateway.intake.annual_api import AnnualOptions, AnnualSubmitter
 from kpr_gateway.intake.app import IntakeLimits, create_app
+from kpr_gateway.intake.audit import AuditLog
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import Ledger, ReceiptOutcome
 from kpr_gateway.messages.msghead import document_bytes, parse_msghead
@@ -380,3 +382,42 @@ async def test_messages_never_confirmed_are_published_again(annual: Annual) -> N
     await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))
     await annual.bus.wait_settled()
     assert len(annual.published) == 2
+
+
+async def test_one_submission_at_a_time_per_replica(annual: Annual) -> None:
+    """Each submission spools two files of up to max_file_bytes: a second one while the first
+    is checked is answered 503 with Retry-After, not let fill the spool."""
+    first, second = await asyncio.gather(annual.submit(), annual.submit("bergen"))
+    statuses = sorted([first.status_code, second.status_code])
+    assert statuses == [201, 503]
+    busy = first if first.status_code == 503 else second
+    assert busy.headers["Retry-After"] == "1"
+    assert "another annual submission" in busy.json()["message"]
+
+
+def test_uploads_a_crash_left_in_the_spool_are_removed_at_start(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    left = spool / "annual-x1y2"
+    left.mkdir(parents=True)
+    (left / "ident.xml").write_bytes(IDENT)
+    unrelated = spool / "keep.txt"
+    unrelated.write_text("not an upload", encoding="utf-8")
+    submitter = AnnualSubmitter(
+        ledger=Ledger(FakeAsyncRedis()),
+        bus=MemoryBus(service_name="intake", broker=MemoryBroker()),
+        options=AnnualOptions(spool_dir=spool),
+        audit=AuditLog(),
+        metrics=ServiceMetrics("intake"),
+    )
+    assert submitter.remove_stale_uploads() == 1
+    assert not left.exists()
+    assert unrelated.exists()
+    # without a spool directory of its own, the system's temp directory is left alone
+    shared = AnnualSubmitter(
+        ledger=Ledger(FakeAsyncRedis()),
+        bus=MemoryBus(service_name="intake", broker=MemoryBroker()),
+        options=AnnualOptions(),
+        audit=AuditLog(),
+        metrics=ServiceMetrics("intake"),
+    )
+    assert shared.remove_stale_uploads() == 0

@@ -15,6 +15,7 @@ errors.
 import asyncio
 import logging
 import re
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from kpr_gateway.intake.annual_upload import UploadLimits, spooled_upload
 from kpr_gateway.intake.audit import AuditLog
 from kpr_gateway.intake.auth import Caller
 from kpr_gateway.intake.errors import (
+    AnnualBusyError,
     AnnualConflictError,
     IntakeError,
     InvalidSubmissionError,
@@ -80,6 +82,9 @@ class AnnualOptions:
     packing: tuple[Packing, Packing] = (ANNUAL_PACKING, ANNUAL_PACKING)
     """KPR_IPL's, KPR_IDE's."""
     republish_after: timedelta = timedelta(seconds=60)
+    max_concurrent: int = 1
+    """Submissions checked at once per replica: each spools up to two files of
+    ``max_file_bytes``, and the spool has a size limit (a full one evicts the pod)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +178,7 @@ class AnnualSubmitter:
         self._options = options
         self._audit = audit
         self._limits = UploadLimits(options.max_file_bytes, options.spool_dir)
+        self._slots = asyncio.Semaphore(options.max_concurrent)
         self._submissions = metrics.counter(
             "annual_submissions",
             "Annual submissions, by tenant and outcome (sent, refused, conflict).",
@@ -180,6 +186,14 @@ class AnnualSubmitter:
         )
 
     async def submit(self, request: Request, who: Caller) -> AnnualSubmissionStatus:
+        if self._slots.locked():
+            raise AnnualBusyError(
+                "this gateway is checking another annual submission; try again in a minute"
+            )
+        async with self._slots:
+            return await self._submit(request, who)
+
+    async def _submit(self, request: Request, who: Caller) -> AnnualSubmissionStatus:
         tenant = who.tenant
         async with spooled_upload(request, self._limits) as upload:
             form = read_form(upload.fields, tenant, datetime.now(UTC).date())
@@ -362,8 +376,23 @@ class AnnualSubmitter:
             await self._publish_messages(tenant_id, messages)
         return len(messages)
 
+    def remove_stale_uploads(self) -> int:
+        """At start-up: uploads a crashed process left in the spool (they hold national ids,
+        and count against the spool's size limit). Only in a configured spool directory:
+        the system's temp directory is not this service's alone."""
+        spool = self._options.spool_dir
+        if spool is None or not spool.is_dir():
+            return 0
+        stale = [folder for folder in spool.glob("annual-*") if folder.is_dir()]
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        if stale:
+            _log.warning("removed %d annual upload(s) a crash left in the spool", len(stale))
+        return len(stale)
+
     async def republish_all(self, tenants: TenantsFile) -> None:
         """At start-up: what a crash left recorded but unpublished goes out now."""
+        self.remove_stale_uploads()
         for tenant in tenants.tenants:
             try:
                 await self._republish(tenant.id)

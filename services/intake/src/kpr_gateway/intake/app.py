@@ -298,6 +298,7 @@ def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
                 spool_dir=settings.annual_spool_dir,
                 max_file_bytes=settings.annual_max_file_bytes,
                 max_nhn_message_bytes=settings.annual_max_nhn_message_bytes,
+                max_concurrent=settings.annual_max_concurrent,
                 packing=(settings.annual_packing_ipl, settings.annual_packing_ide),
                 republish_after=timedelta(seconds=settings.annual_republish_after_seconds),
             ),

@@ -115,5 +115,9 @@ class UnavailableError(IntakeError):
     code = "unavailable"
 
 
+class AnnualBusyError(UnavailableError):
+    """This replica is checking as many annual submissions as it may at once."""
+
+
 class SigningKeysUnavailableError(UnavailableError):
     """The issuer's JWKS cannot be fetched and no key for the token is cached."""

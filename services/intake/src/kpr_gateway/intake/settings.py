@@ -54,6 +54,13 @@ class IntakeSettings(ServiceSettings):
     annual_packing_ide: Packing = Field(
         default=ANNUAL_PACKING, description="How KPR_IDE carries the XPR(ide) file."
     )
+    annual_max_concurrent: int = Field(
+        default=1,
+        ge=1,
+        description="Annual submissions checked at once by one replica (503 with Retry-After "
+        "beyond): each spools up to two files of annual_max_file_bytes, and the spool has a "
+        "size limit.",
+    )
     annual_republish_after_seconds: float = Field(
         default=60.0,
         gt=0,
