@@ -81,7 +81,28 @@ def guard(
 async def test_durability_is_read_as_the_server_is_configured(redis: Redis) -> None:
     durability = await read_durability(redis)
     appendonly, fsync = await _config(redis, "appendonly"), await _config(redis, "appendfsync")
-    assert durability == Durability(aof_enabled=appendonly == "yes", appendfsync=fsync)
+    maxmemory, policy = await _config(redis, "maxmemory"), await _config(redis, "maxmemory-policy")
+    evicts = maxmemory != "0" and policy != "noeviction"
+    assert durability == Durability(
+        aof_enabled=appendonly == "yes", appendfsync=fsync, evicts=evicts
+    )
+
+
+async def test_a_redis_that_evicts_keys_is_not_enough(redis: Redis, keys: KeySpace) -> None:
+    await start_generation(redis, keys)
+    evicting = Durability(aof_enabled=True, appendfsync="everysec", evicts=True)
+    assert not evicting.sufficient
+    with pytest.raises(LedgerNotDurableError, match="evicts keys when full"):
+        await guard(redis, keys, evicting).check_at_start()
+
+
+async def test_a_marker_not_written_by_init_reads_as_another_ledger(
+    redis: Redis, keys: KeySpace
+) -> None:
+    await redis.set(generation_key(keys), "not json")
+    found = await read_generation(redis, keys)
+    assert found is not None
+    assert found.id == "(unreadable)"
 
 
 async def _config(redis: Redis, name: str) -> str:

@@ -5,7 +5,8 @@ take re-sent events for new ones and send them to KPR a second time, and number 
 municipality's notifications from 1 again (a fork of its chain). So:
 
 - ``read_durability`` tells whether Redis writes an append-only file and syncs it at least
-  every second (``appendonly yes``, ``appendfsync always|everysec``). Services in production
+  every second (``appendonly yes``, ``appendfsync always|everysec``), and never evicts keys
+  when full (no ``maxmemory``, or ``maxmemory-policy noeviction``). Services in production
   mode refuse a Redis without (unless explicitly allowed: ``runtime``).
 - The generation marker is one key written once, when a ledger is started
   (``kprgw ledger init``, or by a service in development mode). It is never deleted: a
@@ -35,14 +36,19 @@ class Durability:
     aof_enabled: bool
     appendfsync: str | None
     """None when Redis does not answer CONFIG GET (some managed services rename it)."""
+    evicts: bool = False
+    """Redis may drop keys when full (a maxmemory with a policy other than noeviction)."""
 
     @property
     def sufficient(self) -> bool:
-        return self.aof_enabled and self.appendfsync in SUFFICIENT_FSYNC
+        return self.aof_enabled and self.appendfsync in SUFFICIENT_FSYNC and not self.evicts
 
     def describe(self) -> str:
         fsync = self.appendfsync or "unknown (CONFIG GET refused)"
-        return f"appendonly {'yes' if self.aof_enabled else 'no'}, appendfsync {fsync}"
+        described = f"appendonly {'yes' if self.aof_enabled else 'no'}, appendfsync {fsync}"
+        if self.evicts:
+            described += ", and it evicts keys when full (maxmemory-policy is not noeviction)"
+        return described
 
 
 async def read_durability(redis: Redis) -> Durability:
@@ -50,19 +56,28 @@ async def read_durability(redis: Redis) -> Durability:
         persistence: dict[str, Any] = await redis.info("persistence")
     except RedisError as exc:
         raise LedgerUnavailableError("Redis does not answer INFO persistence") from exc
-    try:
-        config: dict[Any, Any] = await redis.config_get("appendfsync")
-    except ResponseError:
-        config = {}
-    except RedisError as exc:
-        raise LedgerUnavailableError("Redis does not answer CONFIG GET") from exc
-    fsync = config.get("appendfsync", config.get(b"appendfsync"))
-    if isinstance(fsync, bytes):
-        fsync = fsync.decode()
+    fsync = await _config(redis, "appendfsync")
+    maxmemory = await _config(redis, "maxmemory")
+    policy = await _config(redis, "maxmemory-policy")
     return Durability(
         aof_enabled=str(persistence.get("aof_enabled", "0")) == "1",
-        appendfsync=fsync if isinstance(fsync, str) else None,
+        appendfsync=fsync,
+        evicts=maxmemory not in (None, "0") and policy not in (None, "noeviction"),
     )
+
+
+async def _config(redis: Redis, name: str) -> str | None:
+    """One CONFIG GET value; None when Redis refuses the command (some managed services)."""
+    try:
+        config: dict[Any, Any] = await redis.config_get(name)
+    except ResponseError:
+        return None
+    except RedisError as exc:
+        raise LedgerUnavailableError("Redis does not answer CONFIG GET") from exc
+    value = config.get(name, config.get(name.encode()))
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +100,12 @@ async def read_generation(redis: Redis, keys: KeySpace) -> Generation | None:
         raise LedgerUnavailableError("ledger read failed (generation)") from exc
     if stored is None:
         return None
-    value = json.loads(stored)
-    return Generation(id=str(value["id"]), created_at=str(value["created_at"]))
+    try:
+        value = json.loads(stored)
+        return Generation(id=str(value["id"]), created_at=str(value["created_at"]))
+    except (ValueError, TypeError, KeyError):
+        # Not what `ledger init` writes: read as another ledger's, which stops the services.
+        return Generation(id="(unreadable)", created_at="unknown")
 
 
 async def start_generation(redis: Redis, keys: KeySpace) -> tuple[Generation, bool]:
