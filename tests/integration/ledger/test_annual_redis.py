@@ -134,6 +134,21 @@ async def test_pending_then_accepted_then_replaced(ledger: Ledger) -> None:
     assert await ledger.annual.years("bergen") == [2025]
 
 
+async def test_an_overdue_one_can_be_replaced_but_not_simply_followed(ledger: Ledger) -> None:
+    """No AppRec past the deadline: the year is not blocked for the whole retention, but a
+    new submission needs replace and its reason (the municipality talks to FHI first)."""
+    first = submission()
+    await ledger.annual.record("bergen", first)
+    assert first.messages is not None
+    await ledger.advance_message(
+        "bergen", first.messages[0].msg_id, MessageState.OVERDUE, trace_id=None
+    )
+    assert (await ledger.annual.record("bergen", submission())).rule is Discipline.PENDING
+    replacing = submission(replace="no AppRec after a week; agreed with FHI")
+    done = await ledger.annual.record("bergen", replacing)
+    assert done.replaces == first.submission_id
+
+
 async def test_after_a_rejected_one_a_new_one_is_allowed(ledger: Ledger) -> None:
     first = submission()
     await ledger.annual.record("bergen", first)

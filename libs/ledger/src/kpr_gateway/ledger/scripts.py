@@ -254,8 +254,9 @@ return {}
 # the year's current submission and its KPR_IPL's id first and passes their keys; the script
 # refuses ('moved') if the current one changed meanwhile, so the caller reads again.
 # Discipline, for a submission to be sent: while the current one's KPR_IPL has no final state
-# -> {'pending', id}; after an accepted one (acknowledged, with or without errors), only with
-# replace -> else {'replace_required', id}; after a rejected, failed or expired one: allowed.
+# -> {'pending', id} (once it is overdue, a replace may follow it); after an accepted one
+# (acknowledged, with or without errors), only with replace -> else {'replace_required', id};
+# after a rejected, failed or expired one: allowed.
 # A refused submission is only listed: it never becomes the year's current one, so it cannot
 # open the way for a later one without replace.
 # KEYS: submission hash, the year's current key, the year's list, the set of years, the
@@ -276,6 +277,9 @@ if sending and current ~= '' then
   local ipl = redis.call('HGET', KEYS[6], 'state')
   if ipl == 'acknowledged' or ipl == 'acknowledged_with_errors' then
     if ARGV[3] ~= '1' then return {'replace_required', current} end
+    replaced = current
+  elseif ipl == 'overdue' and ARGV[3] == '1' then
+    -- no AppRec past the deadline: an explicit replace (with its reason) may follow it
     replaced = current
   elseif ipl and ipl ~= 'rejected' and ipl ~= 'transport_error' and ipl ~= 'refused' then
     return {'pending', current}
