@@ -14,6 +14,7 @@ from lxml import etree
 from kpr_gateway.annual.synthetic import write_extract
 from kpr_gateway.messages import iplos_annual, xpr_ide
 from kpr_gateway.messages.iplos_annual import AnnualFile
+from kpr_gateway.messages.iplos_annual.reader import canonical_id
 from kpr_gateway.messages.xpr_ide import IdentFile
 
 
@@ -106,6 +107,7 @@ _JUNK_READER = """
 import resource, sys
 from pathlib import Path
 from kpr_gateway.messages.iplos_annual import AnnualFile
+from kpr_gateway.messages.iplos_annual.reader import canonical_id
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 annual = AnnualFile(Path(sys.argv[1]))
 records = sum(1 for _ in annual)
@@ -136,3 +138,10 @@ def test_elements_the_schema_does_not_know_do_not_pile_up(tmp_path: Path) -> Non
     records, errors, _complete, grown_mib = finished.stdout.split()
     assert (int(records), int(errors) > 0) == (1, True)  # the header, then schema errors
     assert int(grown_mib) < 60, f"peak RSS grew by {grown_mib} MiB"  # 310 when they piled up
+
+
+def test_an_id_of_thousands_of_digits_is_kept_as_text_not_a_crash() -> None:
+    # int() refuses more than 4,300 digits: such an id is simply not one of the other file's
+    huge = "0" + "1" * 5000
+    assert canonical_id(huge) == huge
+    assert canonical_id(" 0042 ") == "42"

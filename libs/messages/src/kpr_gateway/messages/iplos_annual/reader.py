@@ -32,7 +32,8 @@ _PERSON: Final = qname("PERSON")
 _TJ_TYPE: Final = qname("tjTjenType")
 _TJ_ORG: Final = qname("tjInstOrgnr")
 _DG_ORG: Final = qname("dgInstOrgnr")
-_LONG: Final = re.compile(r"[+-]?[0-9]+")
+# An xs:long has at most 19 digits; a longer run is kept as text (and is no id of either file).
+_LONG: Final = re.compile(r"[+-]?[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,11 @@ class PatientIdent:
         return f"PatientIdent(pid={self.pid!r}, type_id={self.type_id!r})"
 
 
+_CODE_DIGITS: Final = 4
+"""A kodeverk 9032 code is a few digits; a longer run is no code (and int() of thousands of
+digits is refused by Python)."""
+
+
 class IdentFile:
     """One streaming, validating pass over an XPR(ide) 53.1.3 file.
 
@@ -95,7 +100,9 @@ class IdentFile:
             yield PatientIdent(
                 pid=(element.get("pid") or "").strip(),
                 fid=(element.get("fid") or "").strip(),
-                type_id=int(type_id) if type_id.isascii() and type_id.isdigit() else None,
+                type_id=int(type_id)
+                if type_id.isascii() and type_id.isdigit() and len(type_id) <= _CODE_DIGITS
+                else None,
             )
 
 
