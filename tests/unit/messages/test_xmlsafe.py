@@ -189,3 +189,17 @@ def test_str_input_is_a_type_error() -> None:
 def test_arbitrary_bytes_never_escape_the_typed_errors(data: bytes) -> None:
     with contextlib.suppress(MessagesError):
         parse_xml(data)
+
+
+def test_a_text_node_of_more_than_ten_million_characters_needs_large_text() -> None:
+    """A large municipality's zipped year in a Base64Container: libxml2 refuses such a text
+    node by default; ``large_text`` reads it, and ``max_bytes`` still bounds the input."""
+    document = b"<Content>" + b"QUJD" * 3_000_000 + b"</Content>"  # 12,000,000 characters
+    with pytest.raises(UnsafeXmlError):
+        parse_xml(document, max_bytes=16 * 1024 * 1024)
+    root = parse_xml(document, max_bytes=16 * 1024 * 1024, large_text=True)
+    assert len(root.text or "") == 12_000_000
+    with pytest.raises(UnsafeXmlError, match="exceeds the limit"):
+        parse_xml(document, max_bytes=10 * 1024 * 1024, large_text=True)
+    with pytest.raises(UnsafeXmlError, match="DOCTYPE"):
+        parse_xml(b"<!DOCTYPE c []>" + document, max_bytes=16 * 1024 * 1024, large_text=True)

@@ -66,6 +66,10 @@ from kpr_gateway.simulator.parties import KnownSender
 from kpr_gateway.simulator.receivers import FHI_HER_ID, KPR_HER_IDS
 
 _SHOWN_CHARS = 40
+MAX_CONTENT_BYTES = 32 * 1024 * 1024
+"""The largest opened MsgHead read: above the gateway's NHN limit (16 MiB by default), so a
+large municipality's zipped year (a base64 text node of more than 10 million characters)
+is read, not refused as unsafe XML."""
 ANNUAL_MSG_TYPE = "KPR_IDE"
 _MSG_TYPES = frozenset({iplos_kpr.MSG_TYPE, ANNUAL_MSG_TYPE})
 
@@ -182,7 +186,7 @@ def _read_head(content: bytes, message: NhnMessage) -> tuple[etree._Element, Msg
     # Parsed once: the MsgHead is read from the tree that the schemas then check whole, and
     # its document is read in place (large documents are neither parsed nor copied twice).
     try:
-        root = parse_xml(content)
+        root = parse_xml(content, max_bytes=MAX_CONTENT_BYTES, large_text=True)
         head = read_msghead(root)
     except (UnsafeXmlError, MalformedXmlError) as exc:
         return Refusal(NOT_WELL_FORMED_XML, f"content is not acceptable XML: {exc}")
