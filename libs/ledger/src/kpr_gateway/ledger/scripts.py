@@ -296,6 +296,7 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('SADD', KEYS[4], ARGV[7])
+redis.call('EXPIRE', KEYS[4], ttl)
 if sending then
   redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
   for j = 0, 1 do

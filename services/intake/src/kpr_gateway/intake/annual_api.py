@@ -41,11 +41,13 @@ from kpr_gateway.intake.auth import Caller
 from kpr_gateway.intake.errors import (
     AnnualBusyError,
     AnnualConflictError,
+    ConflictError,
     IntakeError,
     InvalidSubmissionError,
     NotFoundError,
     UnavailableError,
 )
+from kpr_gateway.ledger import AnnualConflictError as LedgerAnnualConflictError
 from kpr_gateway.ledger import (
     AnnualMessage,
     Discipline,
@@ -406,6 +408,12 @@ class AnnualSubmitter:
     async def _ledger_call(call: Any) -> Any:
         try:
             return await call
+        except LedgerAnnualConflictError as exc:
+            # Not the ledger being down: concurrent submissions for the year (or a taken id)
+            raise ConflictError(
+                "another annual submission for this year is being recorded; read the year's "
+                "list, then try again"
+            ) from exc
         except LedgerError as exc:
             raise UnavailableError("the ledger is unavailable; try again") from exc
 
