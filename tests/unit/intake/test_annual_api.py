@@ -38,10 +38,16 @@ IDENT = (EXAMPLES / "bergen-2025-ident.xml").read_bytes()
 
 class FlakyBus(MemoryBus):
     refuse = False
+    confirms_left: int | None = None
+    """When set: this many publishes are confirmed, then every one is refused."""
 
     async def publish(
         self, queue: str, body: bytes, *, message_id: str, headers: Any = None
     ) -> None:
+        if self.confirms_left is not None:
+            if self.confirms_left == 0:
+                raise PublishError("broker did not confirm (test)")
+            self.confirms_left -= 1
         if self.refuse:
             raise PublishError("broker did not confirm (test)")
         await super().publish(queue, body, message_id=message_id, headers=headers)
@@ -421,3 +427,15 @@ def test_uploads_a_crash_left_in_the_spool_are_removed_at_start(tmp_path: Path) 
         metrics=ServiceMetrics("intake"),
     )
     assert shared.remove_stale_uploads() == 0
+
+
+async def test_a_message_whose_publish_was_confirmed_is_not_published_again(
+    annual: Annual,
+) -> None:
+    annual.bus.confirms_left = 1  # KPR_IPL goes out, KPR_IDE's publish fails
+    body = (await annual.submit()).json()
+    assert [m.msg_type for m in annual.published] == ["KPR_IPL"]
+    annual.bus.confirms_left = None
+    await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))
+    await annual.bus.wait_settled()
+    assert sorted(m.msg_type for m in annual.published) == ["KPR_IDE", "KPR_IPL"]

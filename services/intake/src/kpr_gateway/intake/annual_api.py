@@ -348,7 +348,9 @@ class AnnualSubmitter:
                 await self._bus.publish(
                     queues.MESSAGES, message.to_body(), message_id=str(message.msg_id)
                 )
-            await self._ledger.annual.mark_published(tenant_id, [str(m.msg_id) for m in messages])
+                # Each as soon as its own publish is confirmed: one that fails after it does
+                # not send this one again.
+                await self._ledger.annual.mark_published(tenant_id, [str(message.msg_id)])
         except (PublishError, LedgerError) as exc:
             _log.warning(
                 "tenant %s: annual messages recorded but not yet published (%s); "
