@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from kpr_gateway.messages.errors import (
     MsgHeadError,
     PackedDocumentError,
     PackedDocumentTooLargeError,
+    PackedTooLargeError,
 )
 from kpr_gateway.messages.msghead import (
     build_msghead,
@@ -256,3 +258,14 @@ def test_the_reader_refuses_attachment_type_without_a_container() -> None:
     )
     with pytest.raises(MsgHeadError, match="not a Base64Container"):
         parse_msghead(data)
+
+
+def test_packing_stops_once_it_would_pass_the_limit() -> None:
+    """A year too large for NHN is not packed whole before it is refused."""
+    incompressible = random.Random(3).randbytes(2 * 1024 * 1024)
+    with pytest.raises(PackedTooLargeError) as refused:
+        pack_file(io.BytesIO(incompressible), chunk_bytes=64 * 1024, max_base64_bytes=256 * 1024)
+    assert refused.value.limit == 256 * 1024
+    assert refused.value.at_least > 256 * 1024
+    fits = pack_file(io.BytesIO(b"<a/>" * 1000), max_base64_bytes=256 * 1024)
+    assert len(fits.base64) <= 256 * 1024

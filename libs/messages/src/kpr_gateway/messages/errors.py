@@ -89,3 +89,12 @@ class SchemaValidationError(MessagesError):
         super().__init__(
             f"document is not valid against its schema: {len(self.issues)} issue(s){first}"
         )
+
+
+class PackedTooLargeError(PackedDocumentError):
+    """Packing stopped: the packed document would exceed the limit it was given."""
+
+    def __init__(self, at_least: int, limit: int) -> None:
+        super().__init__(f"packed, the document is over {at_least} bytes (the limit is {limit})")
+        self.at_least = at_least
+        self.limit = limit

@@ -27,7 +27,11 @@ from typing import IO, Final
 
 from lxml import etree
 
-from kpr_gateway.messages.errors import PackedDocumentError, PackedDocumentTooLargeError
+from kpr_gateway.messages.errors import (
+    PackedDocumentError,
+    PackedDocumentTooLargeError,
+    PackedTooLargeError,
+)
 
 BASE64_CONTAINER_NS: Final = "http://www.kith.no/xmlstds/base64container"
 BASE64_CONTAINER: Final = f"{{{BASE64_CONTAINER_NS}}}Base64Container"
@@ -96,11 +100,14 @@ def pack_file(
     *,
     entry_name: str = DEFAULT_ENTRY_NAME,
     chunk_bytes: int = CHUNK_BYTES,
+    max_base64_bytes: int | None = None,
 ) -> PackedDocument:
     """Pack a document from a path or a binary stream, reading ``chunk_bytes`` at a time.
 
     Memory holds the zip and its base64 text (about 2.4 times the compressed size), never
     the uncompressed document. A stream is read from where it stands and not closed.
+    ``max_base64_bytes``: stop, with ``PackedTooLargeError``, as soon as the zip written so
+    far would make more base64 than this (a year too large for NHN is not packed whole).
     """
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be positive")
@@ -117,6 +124,8 @@ def pack_file(
             while chunk := stream.read(chunk_bytes):
                 writer.write(chunk)
                 size += len(chunk)
+                if max_base64_bytes is not None and _base64_size(zipped.tell()) > max_base64_bytes:
+                    raise PackedTooLargeError(_base64_size(zipped.tell()), max_base64_bytes)
     except OSError as exc:
         raise PackedDocumentError(f"the document could not be read for packing: {exc}") from exc
     except zipfile.LargeZipFile as exc:
@@ -124,6 +133,10 @@ def pack_file(
     with zipped.getbuffer() as view:
         encoded = base64.b64encode(view)
     return PackedDocument(encoded, size)
+
+
+def _base64_size(raw: int) -> int:
+    return 4 * ((raw + 2) // 3)
 
 
 def packed_in(container: etree._Element) -> PackedDocument:

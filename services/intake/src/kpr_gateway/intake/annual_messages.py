@@ -18,7 +18,7 @@ from uuid import UUID
 from lxml import etree
 
 from kpr_gateway.messages import iplos_annual, xpr_ide
-from kpr_gateway.messages.errors import MessagesError
+from kpr_gateway.messages.errors import MessagesError, PackedTooLargeError
 from kpr_gateway.messages.msghead import MsgHead, Organisation, build_msghead
 from kpr_gateway.messages.packing import Packing, pack_file
 from kpr_gateway.messages.xmlsafe import parse_xml
@@ -113,7 +113,9 @@ def _document(path: Path, packing: Packing, max_message_bytes: int) -> etree._El
         except MessagesError as exc:
             raise AnnualBuildError(f"the file cannot be put inline: {exc}") from exc
     try:
-        packed = pack_file(path)
+        packed = pack_file(path, max_base64_bytes=max_message_bytes)
+    except PackedTooLargeError as exc:
+        raise _TooLargeError(exc.at_least) from exc
     except MessagesError as exc:
         raise AnnualBuildError(f"the file cannot be packed: {exc}") from exc
     if len(packed.base64) > max_message_bytes:
