@@ -18,7 +18,7 @@ from fakeredis import FakeAsyncRedis
 
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.intake.annual_api import AnnualOptions, AnnualSubmitter
-from kpr_gateway.intake.app import IntakeLimits, create_app
+from kpr_gateway.intake.app import Intake, IntakeLimits, create_app
 from kpr_gateway.intake.audit import AuditLog
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import Ledger, ReceiptOutcome
@@ -77,6 +77,7 @@ class Annual:
     ledger: Ledger
     spool: Path
     published: list[BuiltMessage] = field(default_factory=list)
+    app: Any = None
 
     async def record(self, delivery: Delivery) -> None:
         self.published.append(BuiltMessage.from_body(delivery.body))
@@ -133,7 +134,7 @@ async def _annual(
         annual=options,
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
-    annual = Annual(client, bus, ledger, spool, keys=dict(world.api_keys))
+    annual = Annual(client, bus, ledger, spool, keys=dict(world.api_keys), app=app)
     consumer.subscribe(MESSAGES, annual.record)
     await bus.start()
     await consumer.start()
@@ -438,4 +439,22 @@ async def test_a_message_whose_publish_was_confirmed_is_not_published_again(
     annual.bus.confirms_left = None
     await annual.client.get(body["links"]["self"], headers=annual.auth("bergen"))
     await annual.bus.wait_settled()
+    assert sorted(m.msg_type for m in annual.published) == ["KPR_IDE", "KPR_IPL"]
+
+
+async def test_a_sweep_publishes_what_a_failed_publish_left_without_any_request(
+    annual: Annual,
+) -> None:
+    annual.bus.refuse = True
+    assert (await annual.submit()).json()["status"] == "sending"
+    intake = Intake(annual.app, annual_sweep_seconds=0.05)
+    await intake.start()  # its sweep at start fails too: the broker still refuses
+    assert annual.published == []
+    annual.bus.refuse = False
+    try:
+        async with asyncio.timeout(5):
+            while len(annual.published) < 2:
+                await asyncio.sleep(0.05)
+    finally:
+        await intake.close()
     assert sorted(m.msg_type for m in annual.published) == ["KPR_IDE", "KPR_IPL"]

@@ -3,6 +3,8 @@
 # No "from __future__ import annotations": FastAPI reads the Depends() in the route
 # signatures at run time, and they refer to a dependency local to create_app.
 
+import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -249,22 +251,40 @@ class Intake:
         *,
         tokens: TokenVerifier | None = None,
         http_client: httpx.AsyncClient | None = None,
+        annual_sweep_seconds: float = 60.0,
     ) -> None:
         self._app = app
         self._tokens = tokens
         self._http_client = http_client
+        self._annual_sweep_seconds = annual_sweep_seconds
+        self._annual_sweeps: asyncio.Task[None] | None = None
 
     def register(self) -> None:
         """Nothing to subscribe: intake only publishes."""
 
     async def start(self) -> None:
-        """Fetch the OAuth2 issuer's keys early; an issuer that is down only delays tokens."""
+        """Fetch the OAuth2 issuer's keys early; an issuer that is down only delays tokens.
+        Annual messages a crash left unpublished go out now, and then on every sweep (not
+        only when their tenant next calls)."""
         if self._tokens is not None:
             await self._tokens.keys.refresh()
         await self._app.state.annual_sweep()
+        self._annual_sweeps = asyncio.create_task(self._sweep_annual(), name="annual-sweep")
+
+    async def _sweep_annual(self) -> None:
+        while True:
+            await asyncio.sleep(self._annual_sweep_seconds)
+            try:
+                await self._app.state.annual_sweep()
+            except Exception:  # a sweep that fails is tried again at the next
+                _log.exception("the annual republish sweep failed")
 
     async def close(self) -> None:
         """Nothing pending: every answered request was confirmed by the broker."""
+        if self._annual_sweeps is not None:
+            self._annual_sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._annual_sweeps
         if self._http_client is not None:
             await self._http_client.aclose()
 
@@ -305,6 +325,7 @@ def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
         ),
         tokens=tokens,
         http_client=http_client,
+        annual_sweep_seconds=settings.annual_republish_after_seconds,
     )
 
 

@@ -65,7 +65,7 @@ class IntakeSettings(ServiceSettings):
         default=60.0,
         gt=0,
         description="Annual messages recorded this long ago and never confirmed on the bus "
-        "(a crash) are published again at start-up.",
+        "(a crash) are published again: at start-up, then by a sweep this often.",
     )
 
     # OAuth2 bearer tokens (off unless an issuer is set; API keys work either way).
