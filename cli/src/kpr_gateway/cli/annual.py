@@ -15,7 +15,6 @@ from typing import Annotated
 
 import httpx
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,8 +30,8 @@ from kpr_gateway.annual.synthetic import write_tenant_extract
 from kpr_gateway.cli import annual_submit
 from kpr_gateway.cli.backfill.command import API_KEY_ENV, _api_key, _base_url
 from kpr_gateway.cli.output import fail
+from kpr_gateway.cli.tenant_choice import choose_tenant
 from kpr_gateway.reference import load_municipalities
-from kpr_gateway.tenancy import TenancyError, Tenant, load_tenant, load_tenants
 
 EXIT_USAGE = 2
 
@@ -75,7 +74,7 @@ def check(
     tenant_id: _TenantId = None,
 ) -> None:
     """Check a year's submission as submit would; nothing is sent."""
-    tenant = _load_tenant(tenant_file, tenant_id)
+    tenant = choose_tenant(tenant_file, tenant_id, exit_code=EXIT_USAGE)
     for label, path in (("--iplos", iplos), ("--ident", ident)):
         if not path.is_file():
             fail(f"{label}: {path}: no such file", code=EXIT_USAGE)
@@ -126,7 +125,7 @@ def sample(
     tenant_id: _TenantId = None,
 ) -> None:
     """Write a synthetic, consistent IPLOS 3.7 file and identity file for the tenant."""
-    tenant = _load_tenant(tenant_file, tenant_id)
+    tenant = choose_tenant(tenant_file, tenant_id, exit_code=EXIT_USAGE)
     reporting_year = year if year is not None else _previous_year()
     try:
         files = write_tenant_extract(
@@ -238,29 +237,3 @@ def submit(
         fail(f"{base}: {type(exc).__name__}: {exc}")
     annual_submit.print_answer(submitted, as_json=as_json)
     raise typer.Exit(annual_submit.exit_code(submitted["status"]))
-
-
-def _load_tenant(path: Path, tenant_id: str | None) -> Tenant:
-    """The tenant of a one-tenant file, or the one chosen from a tenants file; exit 2 when
-    neither can be had (as ``events check`` reads it, with the usage exit code)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        document = None  # the loaders below report the problem in their own words
-    try:
-        if not (isinstance(document, dict) and "tenants" in document):
-            tenant = load_tenant(path)
-            if tenant_id is not None and tenant.id != tenant_id:
-                fail(f"{path} describes tenant {tenant.id}, not {tenant_id}", code=EXIT_USAGE)
-            return tenant
-        tenants = load_tenants(path).tenants
-    except TenancyError as exc:
-        fail(exc, code=EXIT_USAGE)
-    if tenant_id is None:
-        if len(tenants) > 1:
-            fail(f"{path} has {len(tenants)} tenants: choose one with --tenant-id", code=EXIT_USAGE)
-        return tenants[0]
-    chosen = next((t for t in tenants if t.id == tenant_id), None)
-    if chosen is None:
-        fail(f"{path} has no tenant {tenant_id}", code=EXIT_USAGE)
-    return chosen

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 
 from kpr_gateway.cli.output import fail
+from kpr_gateway.cli.tenant_choice import choose_tenant
 from kpr_gateway.ledger import EventState
 from kpr_gateway.messages.iplos_kpr import SERVICE_TYPES, Notification, describe_errors
-from kpr_gateway.tenancy import TenancyError, Tenant, load_tenant, load_tenants
+from kpr_gateway.tenancy import Tenant
 from kpr_gateway.transform.rules import (
     Finding,
     KnownTestPersons,
@@ -91,7 +91,7 @@ def check(
 ) -> None:
     """Print every notification that would not be sent as it is, then a summary per rule."""
     reported = _service_types(reported_service_types)
-    tenant = _load_tenant(tenant_file, tenant_id)
+    tenant = choose_tenant(tenant_file, tenant_id)
     try:
         listed = {tenant.id: KnownTestPersons.from_file(test_persons)} if test_persons else {}
         rules = RuleSet(test_persons=listed, reported_service_types=reported)
@@ -211,30 +211,6 @@ def _service_types(listed: str | None) -> frozenset[str] | None:
             code=EXIT_USAGE,
         )
     return codes
-
-
-def _load_tenant(path: Path, tenant_id: str | None) -> Tenant:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        document = None  # the loaders below report the problem in their own words
-    try:
-        if not (isinstance(document, dict) and "tenants" in document):
-            tenant = load_tenant(path)
-            if tenant_id is not None and tenant.id != tenant_id:
-                fail(f"{path} describes tenant {tenant.id}, not {tenant_id}")
-            return tenant
-        tenants = load_tenants(path).tenants
-    except TenancyError as exc:
-        fail(exc)
-    if tenant_id is None:
-        if len(tenants) > 1:
-            fail(f"{path} has {len(tenants)} tenants: choose one with --tenant-id")
-        return tenants[0]
-    chosen = next((t for t in tenants if t.id == tenant_id), None)
-    if chosen is None:
-        fail(f"{path} has no tenant {tenant_id}")
-    return chosen
 
 
 def _warn_if_not_current(tenant: Tenant) -> None:
