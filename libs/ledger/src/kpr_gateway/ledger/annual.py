@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -23,7 +23,8 @@ from redis.exceptions import RedisError
 from kpr_gateway.ledger import scripts
 from kpr_gateway.ledger.errors import LedgerError, LedgerUnavailableError
 from kpr_gateway.ledger.keys import KeySpace
-from kpr_gateway.ledger.records import AnnualSubmissionRecord, MessageRecord, Transition
+from kpr_gateway.ledger.records import AnnualSubmissionRecord, MessageRecord
+from kpr_gateway.ledger.replies import history_entry, text
 from kpr_gateway.ledger.states import (
     ACCEPTED_MESSAGE_STATES,
     AnnualState,
@@ -90,10 +91,6 @@ class UnpublishedMessage:
     document: bytes
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class AnnualSubmissions:
     """The annual part of the ledger (``Ledger.annual``); same Redis, keys and retention."""
 
@@ -103,7 +100,7 @@ class AnnualSubmissions:
         *,
         keys: KeySpace,
         retention: timedelta,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime],
         read_message: Callable[[str, str], Any],
     ) -> None:
         self._redis = redis
@@ -184,20 +181,20 @@ class AnnualSubmissions:
                                 submission.trace_id or "",
                                 submission.traceparent or "",
                                 message.document,
-                                _entry(MessageState.BUILT, now, submission.trace_id),
+                                history_entry(MessageState.BUILT, now, submission.trace_id),
                             ]
                     args += _fields(submission, sending=sending, now=now)
                 reply: list[Any] = await self._record(keys=keys, args=args)
             except RedisError as exc:
                 raise LedgerUnavailableError("ledger write failed (annual submission)") from exc
-            outcome = _text(reply[0])
+            outcome = text(reply[0])
             if outcome == "moved":
                 continue
             if outcome == "exists":
                 raise AnnualConflictError(
                     f"tenant {tenant_id}: annual submission id {submission_id} is taken"
                 )
-            named = _text(reply[1]) if len(reply) > 1 else ""
+            named = text(reply[1]) if len(reply) > 1 else ""
             if outcome == "ok":
                 return DisciplineAnswer(Discipline.ALLOWED, current, named or None)
             return DisciplineAnswer(Discipline(outcome), named or None)
@@ -209,9 +206,9 @@ class AnnualSubmissions:
         raw = await self._redis.get(self._keys.annual_current(tenant_id, year))
         if raw is None:
             return None, None
-        current = _text(raw)
+        current = text(raw)
         ipl = await self._redis.hget(self._keys.annual_submission(tenant_id, current), "ipl_msg_id")
-        return current, _text(ipl) if ipl is not None else None
+        return current, text(ipl) if ipl is not None else None
 
     async def get(self, tenant_id: str, submission_id: str) -> AnnualSubmissionRecord | None:
         """The submission with both messages' states and receipts, or None."""
@@ -221,7 +218,7 @@ class AnnualSubmissions:
             raise LedgerUnavailableError("ledger read failed (annual submission)") from exc
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         ipl_id, ide_id = fields.get("ipl_msg_id") or None, fields.get("ide_msg_id") or None
         ipl: MessageRecord | None = await self._read_message(tenant_id, ipl_id) if ipl_id else None
         ide: MessageRecord | None = await self._read_message(tenant_id, ide_id) if ide_id else None
@@ -254,7 +251,7 @@ class AnnualSubmissions:
             )
         except RedisError as exc:
             raise LedgerUnavailableError("ledger read failed (annual list)") from exc
-        records = [await self.get(tenant_id, _text(i)) for i in ids]
+        records = [await self.get(tenant_id, text(i)) for i in ids]
         return [r for r in records if r is not None]
 
     async def years(self, tenant_id: str) -> list[int]:
@@ -262,7 +259,7 @@ class AnnualSubmissions:
             members = await self._redis.smembers(self._keys.annual_years(tenant_id))
         except RedisError as exc:
             raise LedgerUnavailableError("ledger read failed (annual years)") from exc
-        return sorted(int(_text(m)) for m in members)
+        return sorted(int(text(m)) for m in members)
 
     async def accepted_persons(self, tenant_id: str, year: int) -> int | None:
         """The persons of the year's accepted submission, when there is one (persons-changed)."""
@@ -276,9 +273,9 @@ class AnnualSubmissions:
             )
         except RedisError as exc:
             raise LedgerUnavailableError("ledger read failed (annual persons)") from exc
-        if state is None or MessageState(_text(state)) not in ACCEPTED_MESSAGE_STATES:
+        if state is None or MessageState(text(state)) not in ACCEPTED_MESSAGE_STATES:
             return None
-        return int(_text(persons)) if persons is not None else None
+        return int(text(persons)) if persons is not None else None
 
     async def unpublished(
         self, tenant_id: str, *, older_than: timedelta
@@ -292,16 +289,16 @@ class AnnualSubmissions:
             members: list[Any] = await self._redis.zrangebyscore(key, "-inf", deadline)
             found: list[UnpublishedMessage] = []
             for member in members:
-                msg_id = _text(member)
+                msg_id = text(member)
                 state, msg_type, submission_id, document = await self._redis.hmget(
                     self._keys.message(tenant_id, msg_id),
                     ["state", "msg_type", "submission_id", "document"],
                 )
-                built = state is not None and _text(state) == MessageState.BUILT
+                built = state is not None and text(state) == MessageState.BUILT
                 if built and msg_type and submission_id and document:
                     found.append(
                         UnpublishedMessage(
-                            msg_id, _text(msg_type), _text(submission_id), _bytes(document)
+                            msg_id, text(msg_type), text(submission_id), _bytes(document)
                         )
                     )
                 else:
@@ -341,14 +338,6 @@ def _fields(
         fields["ipl_msg_id"] = submission.messages[0].msg_id
         fields["ide_msg_id"] = submission.messages[1].msg_id
     return [part for pair in fields.items() for part in pair]
-
-
-def _entry(state: MessageState, at: datetime, trace_id: str | None) -> str:
-    return Transition(state=str(state), at=at, trace_id=trace_id).model_dump_json(exclude_none=True)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _bytes(value: bytes | str) -> bytes:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from kpr_gateway.ledger.errors import ChainBrokenError
+from kpr_gateway.ledger.replies import text
 from kpr_gateway.ledger.states import EventState
 from kpr_gateway.messages.iplos_kpr import GUID_EMPTY, ChainHead
 
@@ -132,8 +133,4 @@ def head_of(seq: bytes | str | None, guid: bytes | str | None) -> ChainHead:
     """The head from its stored fields (ChainHead() when the chain has none)."""
     if seq is None or guid is None:
         return ChainHead()
-    return ChainHead(int(seq), UUID(_text(guid)))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return ChainHead(int(seq), UUID(text(guid)))

@@ -44,6 +44,7 @@ from kpr_gateway.ledger.records import (
     RejectionReason,
     Transition,
 )
+from kpr_gateway.ledger.replies import history_entry, text
 from kpr_gateway.ledger.states import (
     EVENT_RANK,
     FINAL_MESSAGE_STATES,
@@ -169,7 +170,7 @@ class Ledger:
             traced = event.trace_id or trace_id
             entry = entries.get(traced)
             if entry is None:
-                entry = entries[traced] = _history_entry(EventState.RECEIVED, now, traced)
+                entry = entries[traced] = history_entry(EventState.RECEIVED, now, traced)
             args += [event.content_hash, traced or "", entry]
         try:
             known: list[Any] = await self._register(keys=keys, args=args)
@@ -224,7 +225,7 @@ class Ledger:
                         member=event_id,
                         state=state,
                         rank=EVENT_RANK[state],
-                        entry=_history_entry(state, now, trace_id, detail),
+                        entry=history_entry(state, now, trace_id, detail),
                         now=now,
                         fields=extra,
                         client=pipe,
@@ -308,7 +309,7 @@ class Ledger:
             len(messages),
             batch_id,
             json.dumps([m.msg_id for m in messages]),
-            _history_entry(EventState.BATCHED, now, trace_id, {"batch_id": batch_id}),
+            history_entry(EventState.BATCHED, now, trace_id, {"batch_id": batch_id}),
             self._ttl,
             json.dumps(ids),
         ]
@@ -323,7 +324,7 @@ class Ledger:
                 trace_id or "",
                 traceparent or "",
                 message.document,
-                _history_entry(MessageState.BUILT, now, trace_id),
+                history_entry(MessageState.BUILT, now, trace_id),
                 zlib.compress(message.kpr_document, _KPR_DOCUMENT_COMPRESSION)
                 if message.kpr_document
                 else b"",
@@ -339,7 +340,7 @@ class Ledger:
             args += chain_args
         try:
             reply: list[Any] = await self._commit_batch(keys=keys, args=args)
-            outcome = _text(reply[0])
+            outcome = text(reply[0])
             if outcome == "ok":
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for message in messages:
@@ -350,9 +351,9 @@ class Ledger:
         if outcome == "ok":
             return BatchCommit(committed=True, refused={})
         if outcome == "broken":
-            raise ChainBrokenError(f"tenant {tenant_id}: {_text(reply[1])}")
+            raise ChainBrokenError(f"tenant {tenant_id}: {text(reply[1])}")
         listed = reply[1]
-        refused = {ids[int(listed[i]) - 1]: _text(listed[i + 1]) for i in range(0, len(listed), 2)}
+        refused = {ids[int(listed[i]) - 1]: text(listed[i + 1]) for i in range(0, len(listed), 2)}
         moved = head_of(reply[2], reply[3]) if outcome == "moved" else None
         return BatchCommit(committed=False, refused=refused, chain_moved=moved)
 
@@ -391,7 +392,7 @@ class Ledger:
             listed = await self._redis.hget(old_key, "event_ids")
             if listed is None:
                 raise ResendRefusedError(f"tenant {tenant_id}: no KPR message {msg_id} to resend")
-            event_ids: list[str] = json.loads(_text(listed))
+            event_ids: list[str] = json.loads(text(listed))
             reply: list[Any] = await self._resend(
                 keys=[
                     old_key,
@@ -409,8 +410,8 @@ class Ledger:
                     document,
                     trace_id or "",
                     traceparent or "",
-                    _history_entry(MessageState.BUILT, now, trace_id, {"resend_of": msg_id}),
-                    _history_entry("resent", now, trace_id, {"resent_as": new_msg_id}),
+                    history_entry(MessageState.BUILT, now, trace_id, {"resend_of": msg_id}),
+                    history_entry("resent", now, trace_id, {"resent_as": new_msg_id}),
                     *sorted(RESENDABLE_MESSAGE_STATES),
                 ],
             )
@@ -421,7 +422,7 @@ class Ledger:
             raise LedgerUnavailableError("ledger write failed (resend)") from exc
         if code == 0:
             raise ResendRefusedError(
-                f"tenant {tenant_id}: KPR message {msg_id} is still in flight ({_text(reply[1])})"
+                f"tenant {tenant_id}: KPR message {msg_id} is still in flight ({text(reply[1])})"
             )
         if code == -1:
             raise ResendRefusedError(f"tenant {tenant_id}: no KPR message {msg_id} to resend")
@@ -447,7 +448,7 @@ class Ledger:
             members = await self._redis.smembers(self._keys.chains(tenant_id))
         except RedisError as exc:
             raise LedgerUnavailableError("ledger read failed (chains)") from exc
-        return sorted(_text(m) for m in members)
+        return sorted(text(m) for m in members)
 
     async def verify_chain(
         self, tenant_id: str, municipality: str, *, page: int = 1000
@@ -472,8 +473,8 @@ class Ledger:
             raise LedgerUnavailableError("ledger read failed (originals)") from exc
         return {
             event_id: OriginalInfo(
-                state=EventState(_text(state)) if state is not None else None,
-                status=_text(status) if status is not None else None,
+                state=EventState(text(state)) if state is not None else None,
+                status=text(status) if status is not None else None,
                 seq=int(seq) if seq is not None else None,
             )
             for event_id, (state, status, seq) in zip(ids, replies, strict=True)
@@ -492,7 +493,7 @@ class Ledger:
                 for event_id in event_ids:
                     pipe.hget(self._keys.event(tenant_id, event_id), "msg_ids")
                 listed: list[Any] = await pipe.execute()
-            msg_ids = sorted({m for raw in listed if raw for m in json.loads(_text(raw))})
+            msg_ids = sorted({m for raw in listed if raw for m in json.loads(text(raw))})
             async with self._redis.pipeline(transaction=False) as pipe:
                 for msg_id in msg_ids:
                     pipe.hmget(
@@ -506,13 +507,13 @@ class Ledger:
         for msg_id, (state, msg_type, batch_id, events, document) in zip(
             msg_ids, records, strict=True
         ):
-            if state is not None and _text(state) == MessageState.BUILT and document:
+            if state is not None and text(state) == MessageState.BUILT and document:
                 unsent.append(
                     UnsentMessage(
                         msg_id=msg_id,
-                        msg_type=_text(msg_type),
-                        batch_id=_text(batch_id),
-                        event_ids=json.loads(_text(events)),
+                        msg_type=text(msg_type),
+                        batch_id=text(batch_id),
+                        event_ids=json.loads(text(events)),
                         document=document if isinstance(document, bytes) else document.encode(),
                     )
                 )
@@ -564,7 +565,7 @@ class Ledger:
             value = await self._redis.get(self._keys.transport_id(tenant_id, transport_message_id))
         except RedisError as exc:
             raise LedgerUnavailableError("ledger read failed (transport id)") from exc
-        return _text(value) if value is not None else None
+        return text(value) if value is not None else None
 
     async def record_receipt(
         self, tenant_id: str, msg_id: str, outcome: ReceiptOutcome, *, trace_id: str | None
@@ -614,7 +615,7 @@ class Ledger:
             value = await self._redis.get(self._keys.message_index(msg_id))
         except RedisError as exc:
             raise LedgerUnavailableError("ledger read failed (message index)") from exc
-        return _text(value) if value is not None else None
+        return text(value) if value is not None else None
 
     # overdue detection
 
@@ -629,7 +630,7 @@ class Ledger:
             raise LedgerUnavailableError("ledger read failed (awaiting)") from exc
         marked = []
         for member in due:
-            msg_id = _text(member)
+            msg_id = text(member)
             if await self._advance(tenant_id, msg_id, MessageState.OVERDUE, trace_id=None):
                 marked.append(msg_id)
         return marked
@@ -675,7 +676,7 @@ class Ledger:
                 member=msg_id,
                 state=state,
                 rank=MESSAGE_RANK[state],
-                entry=_history_entry(state, now, trace_id, detail),
+                entry=history_entry(state, now, trace_id, detail),
                 now=now,
                 fields=fields,
                 awaiting=awaiting,
@@ -729,8 +730,8 @@ class Ledger:
             pipe.hgetall(record_key)
             pipe.lrange(history_key, 0, -1)
             raw, history = await pipe.execute()
-        fields = ((_text(k), v) for k, v in raw.items())
-        record = {k: _text(v) for k, v in fields if k not in _BINARY_FIELDS}
+        fields = ((text(k), v) for k, v in raw.items())
+        record = {k: text(v) for k, v in fields if k not in _BINARY_FIELDS}
         return record, [Transition.model_validate_json(entry) for entry in history]
 
 
@@ -760,7 +761,7 @@ def _registration(event: NewEvent, reply: list[Any] | None) -> Registration:
             state=EventState.RECEIVED,
             accepted=False,
         )
-    content_hash, state, accepted = (_text(part) for part in reply)
+    content_hash, state, accepted = (text(part) for part in reply)
     return Registration(
         event_id=event.event_id,
         outcome=(
@@ -771,18 +772,3 @@ def _registration(event: NewEvent, reply: list[Any] | None) -> Registration:
         state=EventState(state),
         accepted=accepted == "1",
     )
-
-
-def _history_entry(
-    state: EventState | MessageState | str,
-    at: datetime,
-    trace_id: str | None,
-    detail: dict[str, Any] | None = None,
-) -> str:
-    return Transition(state=str(state), at=at, trace_id=trace_id, detail=detail).model_dump_json(
-        exclude_none=True
-    )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

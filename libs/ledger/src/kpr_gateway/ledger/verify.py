@@ -16,6 +16,7 @@ from redis.commands.core import AsyncScript
 
 from kpr_gateway.ledger.chain import GUID_EMPTY_TEXT, ChainReport, head_of
 from kpr_gateway.ledger.keys import KeySpace
+from kpr_gateway.ledger.replies import text
 from kpr_gateway.messages.iplos_kpr import ChainHead
 
 
@@ -45,9 +46,7 @@ async def walk_chain(
         return _failed(municipality, length, ChainHead(), "the head is not a seq and a UUID", None)
 
     previous = GUID_EMPTY_TEXT
-    ids = (
-        [_text(i) for i in await redis.lrange(log_key, 0, min(page, length) - 1)] if length else []
-    )
+    ids = [text(i) for i in await redis.lrange(log_key, 0, min(page, length) - 1)] if length else []
     start = 0
     while ids:
         # this page's check and the next page's ids in one round trip
@@ -68,7 +67,7 @@ async def walk_chain(
             problem = _link_problem(start + offset + 1, ids[offset], stored, before)
             return _failed(municipality, length, head, problem, start + offset + 1)
         previous = ids[-1]
-        ids = [_text(i) for i in replies[1]] if following < length else []
+        ids = [text(i) for i in replies[1]] if following < length else []
         start = following
     if head.seq != length or str(head.guid) != previous:
         problem = (
@@ -80,7 +79,7 @@ async def walk_chain(
 
 
 def _link_problem(seq: int, event_id: str, stored: list[bytes], previous: str) -> str:
-    state, stored_seq, prev = (_text(value) for value in stored)
+    state, stored_seq, prev = (text(value) for value in stored)
     if not state:
         return f"seq {seq}: event {event_id} is not in the ledger (lost or expired)"
     if stored_seq != str(seq):
@@ -95,7 +94,3 @@ def _failed(
     municipality: str, length: int, head: ChainHead, problem: str, seq: int | None
 ) -> ChainReport:
     return ChainReport(municipality, length, head, ok=False, problem=problem, problem_seq=seq)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
