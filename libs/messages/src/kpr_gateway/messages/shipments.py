@@ -35,15 +35,38 @@ def build_shipment(
     now: datetime,
 ) -> Shipment:
     """The KPR_IPL MsgHead document around one ``Melding``."""
-    head = MsgHead(
+    head = kpr_msghead(
         msg_type=MSG_TYPE,
         msg_type_text=MSG_TYPE_TEXT,
+        msg_id=msg_id,
+        sender=sender,
+        receiver=receiver,
+        document=melding,
+        now=now,
+    )
+    # The Melding is parsed from text written without indentation (iplos_kpr.builder).
+    return Shipment(msg_id, MSG_TYPE, build_msghead(head, compact_document=True))
+
+
+def kpr_msghead(
+    *,
+    msg_type: str,
+    msg_type_text: str,
+    msg_id: UUID,
+    sender: Organisation,
+    receiver: Organisation,
+    document: etree._Element,
+    now: datetime,
+) -> MsgHead:
+    """A MsgHead to KPR as the gateway writes them: generated and issued ``now``, the
+    document inline or packed (``packing``), daily and annual alike."""
+    return MsgHead(
+        msg_type=msg_type,
+        msg_type_text=msg_type_text,
         msg_id=str(msg_id),
         gen_date=now,
         sender=sender,
         receiver=receiver,
         issue_date=now,
-        document=melding,
+        document=document,
     )
-    # The Melding is parsed from text written without indentation (iplos_kpr.builder).
-    return Shipment(msg_id, MSG_TYPE, build_msghead(head, compact_document=True))

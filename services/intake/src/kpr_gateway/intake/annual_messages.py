@@ -19,8 +19,9 @@ from lxml import etree
 
 from kpr_gateway.messages import iplos_annual, xpr_ide
 from kpr_gateway.messages.errors import MessagesError, PackedTooLargeError
-from kpr_gateway.messages.msghead import MsgHead, Organisation, build_msghead
+from kpr_gateway.messages.msghead import Organisation, build_msghead
 from kpr_gateway.messages.packing import Packing, pack_file
+from kpr_gateway.messages.shipments import kpr_msghead
 from kpr_gateway.messages.xmlsafe import parse_xml
 
 IPL_TEXT: Final = "IPLOS 3.7, årlig rapportering (iplos_2019)"
@@ -77,15 +78,14 @@ def build_annual_shipments(
             document = _document(path, how, max_message_bytes)
         except _TooLargeError as exc:
             return OverLimit(msg_type, exc.size, max_message_bytes)
-        head = MsgHead(
+        head = kpr_msghead(
             msg_type=msg_type,
             msg_type_text=text,
-            msg_id=str(msg_id),
-            gen_date=now,
+            msg_id=msg_id,
             sender=sender,
             receiver=receiver,
-            issue_date=now,
             document=document,
+            now=now,
         )
         try:
             written = build_msghead(head)
