@@ -132,3 +132,41 @@ async def test_hostile_authorization_headers_are_401(
         headers={b"Authorization": authorization},
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("/v1/events", b'{"status": "N", "status": "C"}', "'status'"),
+        ("/v1/events", b'{"person": {"id_type": 1, "id_type": 2}}', "'id_type'"),
+        # a repeated key that could be a national id is not named
+        ("/v1/events/batch", b'[{"25019521713": 1, "25019521713": 2}]', "a key"),
+    ],
+    ids=["top-level", "nested", "id-shaped"],
+)
+async def test_repeated_json_keys_are_refused_by_name(
+    client: httpx.AsyncClient, path: str, body: bytes, named: str
+) -> None:
+    """The json module keeps the last of two equal keys: a body that says one thing to us and
+    another to a proxy or log reader. Refused, naming the key (when it is field-like)."""
+    response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+    answer = response.json()
+    assert response.status_code == 400, response.text[:300]
+    assert answer["error"] == "bad_request"
+    assert f"{named} appears twice" in answer["message"]
+    assert "25019521713" not in response.text
+
+
+@pytest.mark.parametrize(
+    "event_id", ["25019521713", "250195-21713", "not-a-uuid", "6f1c2a8e-0000-4000-8000-00000000000"]
+)
+async def test_a_bad_path_parameter_is_answered_without_echo(
+    client: httpx.AsyncClient, event_id: str
+) -> None:
+    response = await client.get(f"/v1/events/{event_id}")
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["error"] == "invalid_request"
+    assert answer["details"]
+    assert answer["details"][0]["field"] == "path.event_id"
+    assert event_id not in response.text

@@ -25,9 +25,17 @@ boundaries = st.sampled_from(list(",;:=/|()<>\"'\t\n!?#&*+-_[]{}"))
 elevens = st.from_regex(r"[0-9]{11}", fullmatch=True)
 
 
+# How people write the gap between the date part and the personal part.
+gaps = st.text(alphabet=" .-_/\t", max_size=3)
+# ... and the date part itself: ddmmyy, or dd.mm.yy with any one separator.
+date_separators = st.sampled_from(["", ".", "-", "/", " ", "_"])
+
+
 def ids() -> st.SearchStrategy[str]:
-    return st.tuples(elevens, st.sampled_from(["", " ", "."])).map(
-        lambda parts: parts[0][:6] + parts[1] + parts[0][6:]
+    return st.tuples(elevens, gaps, date_separators).map(
+        lambda parts: (
+            parts[2].join((parts[0][:2], parts[0][2:4], parts[0][4:6])) + parts[1] + parts[0][6:]
+        )
     )
 
 
@@ -42,6 +50,13 @@ def ids() -> st.SearchStrategy[str]:
         (f'{{"fnr":"{FNR}"}}', f'{{"fnr":"{REDACTED_ID}"}}'),
         (f"fnr{FNR}x", f"fnr{REDACTED_ID}x"),
         (f"{FNR},{D_NUMBER}", f"{REDACTED_ID},{REDACTED_ID}"),
+        # the forms the hardening issue found unredacted
+        ("id 250195-21713.", f"id {REDACTED_ID}."),
+        ("id 250195 21713", f"id {REDACTED_ID}"),
+        ("id 25.01.95 21713", f"id {REDACTED_ID}"),
+        ("id 250195\t21713", f"id {REDACTED_ID}"),
+        ("id 250195_21713", f"id {REDACTED_ID}"),
+        ("id 25-01-95 - 21713", f"id {REDACTED_ID}"),
     ],
 )
 def test_ids_are_replaced(text: str, expected: str) -> None:

@@ -1,9 +1,11 @@
 """Redaction of Norwegian national identity numbers (and D-numbers) from free text.
 
 What counts as an id here is a *shape*, not a checked number: eleven ASCII digits that are
-not part of a longer digit run, optionally written with one space or dot between the date
-part (six digits) and the personal part (five digits). Check digits are deliberately not
-verified: a mistyped id is still personal data.
+not part of a longer digit run, optionally written with a separator between the date part
+(six digits) and the personal part (five digits): one to three spaces, tabs, dots, hyphens,
+underscores or slashes (``250195-21713``, ``250195 21713``, ``250195_21713``), and the date
+part itself may be written with single separators (``25.01.95 21713``). Check digits are
+deliberately not verified: a mistyped id is still personal data.
 
 Kept intact on purpose, because they are our ledger and trace handles: UUIDs and W3C trace
 and span ids (32 and 16 hex characters standing alone), whose digit runs can look like an id
@@ -31,7 +33,10 @@ _PATTERN = re.compile(
     r"|[0-9a-f]{32}"  # W3C trace id
     r"|[0-9a-f]{16}"  # W3C span id
     r")\b"
-    r"|(?<![0-9])[0-9]{6}[ .]?[0-9]{5}(?![0-9])"  # the id, alone or as 6+5 digits
+    r"|(?<![0-9])"
+    r"(?:[0-9]{6}|[0-9]{2}[-./ _][0-9]{2}[-./ _][0-9]{2})"  # the date part: ddmmyy, dd.mm.yy
+    r"[-./ _\t]{0,3}"  # written together or apart
+    r"[0-9]{5}(?![0-9])"  # the personal part
     r")",
     re.ASCII | re.IGNORECASE,
 )

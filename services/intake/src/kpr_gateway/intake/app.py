@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from pydantic import BaseModel
@@ -49,7 +50,7 @@ from kpr_gateway.intake.settings import IntakeSettings
 from kpr_gateway.intake.submission import Accepted, SubmitOutcome, Submitter
 from kpr_gateway.intake.tracing import ServerSpanMiddleware
 from kpr_gateway.ledger import KeySpace, Ledger, LedgerError
-from kpr_gateway.messages.iplos_kpr import Notification
+from kpr_gateway.messages.iplos_kpr import Notification, describe_error_entries
 from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id, current_traceparent
@@ -347,6 +348,17 @@ def _token_verifier(
 
 
 def _install_error_answers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def request_not_valid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer quotes the input back (GET /v1/events/<a national id> would
+        # return it): name where and what only, as the event errors do.
+        body = ErrorBody(
+            error="invalid_request",
+            message="the request is not valid",
+            details=describe_error_entries(exc.errors()),
+        )
+        return JSONResponse(body.model_dump(), status_code=422)
+
     @app.exception_handler(IntakeError)
     async def intake_error(_: Request, exc: IntakeError) -> JSONResponse:
         body = ErrorBody(error=exc.code, message=exc.message, details=exc.details)

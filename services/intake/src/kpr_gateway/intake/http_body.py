@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from kpr_gateway.intake.errors import BadRequestError, InvalidEventError, PayloadTooLargeError
-from kpr_gateway.messages.iplos_kpr import Notification, describe_errors
+from kpr_gateway.messages.iplos_kpr import Notification, describe_errors, shown_field_name
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonlines")
 
@@ -34,13 +34,36 @@ def parse_json(data: bytes, where: str) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequestError(f"{where}: not UTF-8") from exc
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object_without_repeated_keys)
+    except RepeatedKeyError as exc:
+        raise BadRequestError(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise BadRequestError(f"{where}: not valid JSON") from exc
     except RecursionError as exc:  # the C scanner's guard against hostile nesting
         raise BadRequestError(f"{where}: nested too deeply") from exc
     except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit conversion limit
         raise BadRequestError(f"{where}: a number is too long") from exc
+
+
+class RepeatedKeyError(ValueError):
+    """A JSON object names a key twice (the json module would keep the last silently)."""
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    made = dict(pairs)
+    if len(made) != len(pairs):
+        raise RepeatedKeyError(f"{_first_repeated(pairs)} appears twice in one object")
+    return made
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            # A key could be a national id sent in the wrong place: name field-like keys only.
+            return repr(key) if shown_field_name(key) else "a key"
+        seen.add(key)
+    return "a key"
 
 
 def validate_event(raw: Any) -> Notification:

@@ -38,7 +38,9 @@ from kpr_gateway.messages.iplos_kpr.models import (
     NATIONAL_ID_IN_TEXT,
     Notification,
     Person,
+    describe_error_entries,
     describe_errors,
+    shown_field_name,
 )
 from kpr_gateway.messages.iplos_kpr.parser import (
     ParsedContact,
@@ -92,6 +94,7 @@ __all__ = [
     "ServiceType",
     "build_melding",
     "build_melding_with_source",
+    "describe_error_entries",
     "describe_errors",
     "head_after",
     "number",
@@ -99,6 +102,7 @@ __all__ = [
     "patient_guid",
     "patient_guids",
     "service_type",
+    "shown_field_name",
     "to_bytes",
     "validate_document",
 ]

@@ -20,7 +20,7 @@ No validation error may carry a national id. Pydantic echoes the input in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Self
 from uuid import UUID
@@ -147,7 +147,7 @@ class _Strict(BaseModel):
         # type() first: isinstance against an ABC is slow, and JSON gives dicts
         if (type(data) is dict or isinstance(data, Mapping)) and not data.keys() <= names:
             unknown = [key for key in data if key not in names]
-            shown = sorted(key for key in unknown if isinstance(key, str) and _shown_name(key))
+            shown = sorted(key for key in unknown if isinstance(key, str) and shown_field_name(key))
             parts = [", ".join(shown)] if shown else []
             if len(unknown) > len(shown):
                 parts.append(f"{len(unknown) - len(shown)} more not shown")
@@ -364,9 +364,17 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
 
     Safe to log, store in the ledger and return to the EPJ.
     """
+    return describe_error_entries(
+        exc.errors(include_url=False, include_context=False, include_input=False)
+    )
+
+
+def describe_error_entries(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic's error entries (``ValidationError.errors()``, also FastAPI's request
+    validation errors) as ``{"field", "reason"}`` pairs; their ``input`` is never read."""
     described: list[dict[str, str]] = []
-    for error in exc.errors(include_url=False, include_context=False, include_input=False):
-        field = _field_path(error["loc"])
+    for error in errors:
+        field = _field_path(tuple(error["loc"]))
         reason = error["msg"]
         named = _NAMED_REASON.match(reason) if error["type"] not in _PYDANTIC_TYPES else None
         if named is not None:
@@ -380,7 +388,9 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
 _PYDANTIC_TYPES: Final = frozenset({"value_error", "assertion_error"})
 
 
-def _shown_name(key: str) -> bool:
+def shown_field_name(key: str) -> bool:
+    """Whether a key from outside may be named in an error: field-like, without a run of
+    digits that could be a birth date or a national id."""
     return _FIELD_NAME.fullmatch(key) is not None and _DIGITS_IN_NAME.match(key) is None
 
 
@@ -391,6 +401,6 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
             path += f"[{part}]"
         else:
             # A location part can be a key the client sent; show only field-like names.
-            name = part if _shown_name(part) else "<field>"
+            name = part if shown_field_name(part) else "<field>"
             path += f".{name}" if path else name
     return path or "(event)"
