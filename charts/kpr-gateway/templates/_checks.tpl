@@ -45,11 +45,38 @@ reason instead of deploying pods that would fail at start (or send where they mu
 {{- if and $values.tracing.otlp.enabled (not $values.tracing.otlp.endpoint) -}}
 {{- fail "tracing.otlp.endpoint: set the collector's OTLP/HTTP endpoint, or disable tracing.otlp" -}}
 {{- end -}}
+{{- include "kpr-gateway.redisChecks" . -}}
 {{- range $service := list "intake" "transform" "envelope" "dispatch" "receipts" "simulator" -}}
 {{- $v := index $values $service -}}
 {{- $needed := add (int $v.preStopSeconds) (mul 2 (int $values.drainSeconds)) -}}
 {{- if le (int (include "kpr-gateway.gracePeriod" (dict "root" $ "service" $service))) $needed -}}
 {{- fail (printf "%s.terminationGracePeriodSeconds must be longer than preStopSeconds + 2 * drainSeconds (%d), or pods are killed before they drain" $service $needed) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ledger's Redis is either the bundled one or an external one, never half of each. */}}
+{{- define "kpr-gateway.redisChecks" -}}
+{{- $redis := .Values.redis -}}
+{{- $bundled := $redis.bundled -}}
+{{- if $bundled.enabled -}}
+{{- if $redis.urlSecret.name -}}
+{{- fail "redis.urlSecret: with redis.bundled.enabled the services connect to the bundled Redis; an external Redis' URL Secret contradicts it (leave redis.urlSecret.name empty, or turn redis.bundled off)" -}}
+{{- end -}}
+{{- if $redis.passwordSecret.name -}}
+{{- fail "redis.passwordSecret is an external Redis' password; the bundled Redis' comes from redis.bundled.auth.existingSecret" -}}
+{{- end -}}
+{{- if $redis.caSecret.name -}}
+{{- fail "redis.caSecret is an external Redis' CA; the bundled Redis' comes from redis.bundled.tls.existingSecret" -}}
+{{- end -}}
+{{- if not $bundled.auth.existingSecret -}}
+{{- fail "redis.bundled.auth.existingSecret: the bundled Redis needs a password, from an existing Secret (the chart makes no Secrets)" -}}
+{{- end -}}
+{{- if and $bundled.tls.enabled (not $bundled.tls.existingSecret) -}}
+{{- fail "redis.bundled.tls.existingSecret: TLS needs an existing Secret with the certificate, its key and the CA" -}}
+{{- end -}}
+{{- if $.Values.ledger.allowRedisWithoutAof -}}
+{{- fail "ledger.allowRedisWithoutAof: the bundled Redis keeps an AOF synced every second; the exception is for an external Redis without one" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -52,20 +52,25 @@ dict: root, service. */}}
     secretKeyRef:
       name: {{ $values.rabbitmq.urlSecret.name }}
       key: {{ $values.rabbitmq.urlSecret.key }}
+{{- if $values.redis.bundled.enabled }}
+- name: {{ $prefix }}REDIS_URL
+  value: {{ include "kpr-gateway.bundledRedisUrl" $root | quote }}
+{{- else }}
 - name: {{ $prefix }}REDIS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ $values.redis.urlSecret.name }}
+      name: {{ include "kpr-gateway.redisUrlSecretName" $root }}
       key: {{ $values.redis.urlSecret.key }}
+{{- end }}
 - name: {{ $prefix }}QUEUE_PREFIX
   value: {{ $values.rabbitmq.queuePrefix | quote }}
 - name: {{ $prefix }}KEY_PREFIX
   value: {{ $values.redis.keyPrefix | quote }}
-{{- if $values.redis.passwordSecret.name }}
+{{- if include "kpr-gateway.redisPasswordRef" $root | fromJson }}
 - name: {{ $prefix }}REDIS_PASSWORD_FILE
   value: {{ include "kpr-gateway.redisSecretsDir" . }}/password
 {{- end }}
-{{- if $values.redis.caSecret.name }}
+{{- if include "kpr-gateway.redisCaRef" $root | fromJson }}
 - name: {{ $prefix }}REDIS_CA_FILE
   value: {{ include "kpr-gateway.redisSecretsDir" . }}/ca.crt
 {{- end }}

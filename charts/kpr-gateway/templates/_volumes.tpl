@@ -72,26 +72,24 @@ else read-only. */}}
       {{- end }}
       {{- end }}
 {{- end }}
-{{- if and (ne .service "simulator") (or $values.redis.passwordSecret.name $values.redis.caSecret.name) }}
+{{- $redisPassword := include "kpr-gateway.redisPasswordRef" $root | fromJson }}
+{{- $redisCa := include "kpr-gateway.redisCaRef" $root | fromJson }}
+{{- if and (ne .service "simulator") (or $redisPassword $redisCa) }}
 - name: redis
   projected:
     defaultMode: 288  # 0440
     sources:
-      {{- with $values.redis.passwordSecret }}
-      {{- if .name }}
+      {{- with $redisPassword }}
       - secret:
           name: {{ .name }}
           items:
             - {key: {{ .key | quote }}, path: password}
       {{- end }}
-      {{- end }}
-      {{- with $values.redis.caSecret }}
-      {{- if .name }}
+      {{- with $redisCa }}
       - secret:
           name: {{ .name }}
           items:
             - {key: {{ .key | quote }}, path: ca.crt}
-      {{- end }}
       {{- end }}
 {{- end }}
 {{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}
@@ -132,7 +130,7 @@ else read-only. */}}
   mountPath: {{ include "kpr-gateway.nhnSecretsDir" . }}
   readOnly: true
 {{- end }}
-{{- if and (ne .service "simulator") (or $values.redis.passwordSecret.name $values.redis.caSecret.name) }}
+{{- if and (ne .service "simulator") (or (include "kpr-gateway.redisPasswordRef" .root | fromJson) (include "kpr-gateway.redisCaRef" .root | fromJson)) }}
 - name: redis
   mountPath: {{ include "kpr-gateway.redisSecretsDir" . }}
   readOnly: true

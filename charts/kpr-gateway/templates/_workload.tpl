@@ -238,10 +238,10 @@ destination on those ports. */}}
   {{- end }}
 {{- end -}}
 
-{{/* Only the flows of DESIGN.md: EPJ -> intake; every service -> RabbitMQ and Redis;
-dispatch and receipts -> NHN; envelope, dispatch and receipts -> the Address Registry (when
-configured); the simulator -> its broker; all -> DNS and the OTLP collector; the metrics
-scraper -> every service. */}}
+{{/* Only the flows of DESIGN.md: EPJ -> intake; every service -> RabbitMQ and Redis (the
+bundled Redis' pods, when redis.bundled); dispatch and receipts -> NHN; envelope, dispatch
+and receipts -> the Address Registry (when configured); the simulator -> its broker; all ->
+DNS and the OTLP collector; the metrics scraper -> every service. */}}
 {{- define "kpr-gateway.networkPolicy" -}}
 {{- $root := .root -}}
 {{- $values := $root.Values -}}
@@ -296,7 +296,7 @@ spec:
     {{- include "kpr-gateway.egressRule" $values.simulator.amqp.egress | nindent 4 }}
     {{- else }}
     {{- include "kpr-gateway.egressRule" $values.rabbitmq.egress | nindent 4 }}
-    {{- include "kpr-gateway.egressRule" $values.redis.egress | nindent 4 }}
+    {{- include "kpr-gateway.redisEgress" . | nindent 4 }}
     {{- end }}
     {{- if has .service (list "dispatch" "receipts") }}
     {{- include "kpr-gateway.egressRule" $values.nhn.egress | nindent 4 }}

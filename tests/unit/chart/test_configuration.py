@@ -225,9 +225,14 @@ def test_no_secret_value_is_rendered(values: tuple[str, ...]) -> None:
     assert of_kind(manifests, "Secret") == []
     assert "PRIVATE KEY" not in render_text(values)
     for deployment in deployments(manifests).values():
+        env = {variable["name"] for variable in container(deployment)["env"]}
         for variable in container(deployment)["env"]:
             name, value = variable["name"], variable.get("value")
-            if name.endswith(("RABBITMQ_URL", "REDIS_URL", "OTEL_EXPORTER_OTLP_HEADERS")):
+            if name.endswith("REDIS_URL") and value is not None:
+                # the bundled Redis' URL: the chart's own Service, its password in a file
+                assert urlsplit(value).password is None, f"{name} carries a password"
+                assert f"{name[: -len('URL')]}PASSWORD_FILE" in env, name
+            elif name.endswith(("RABBITMQ_URL", "REDIS_URL", "OTEL_EXPORTER_OTLP_HEADERS")):
                 assert "secretKeyRef" in variable["valueFrom"], name
             elif set(name.split("_")) & SECRET_WORDS or name.endswith("_KEY"):
                 assert value is None or value.startswith("/"), f"{name} is not a file path"

@@ -27,6 +27,8 @@ from tests.unit.chart.rendering import (
     K8S_DIR,
     Manifest,
     component,
+    container,
+    deployments,
     documents,
     kustomize,
     render,
@@ -103,10 +105,14 @@ def test_the_dev_overlay_rolls_pods_when_the_tenants_file_changes() -> None:
 
 
 def dev_references() -> set[str]:
-    """Every Secret and ConfigMap the dev values name (they must exist before the pods)."""
+    """Every Secret and ConfigMap the dev release refers to (they must exist before the pods):
+    the URL Secrets by their default names, and the rest as the dev values name them."""
     values = yaml.safe_load((CI_VALUES_DIR / "dev-values.yaml").read_text())
-    defaults = yaml.safe_load((CI_VALUES_DIR.parent / "values.yaml").read_text())
-    names = {defaults["rabbitmq"]["urlSecret"]["name"], defaults["redis"]["urlSecret"]["name"]}
+    names: set[str] = set()
+    for deployment in deployments(render(DEV_VALUES)).values():
+        for variable in container(deployment)["env"]:
+            if variable["name"].endswith(("RABBITMQ_URL", "REDIS_URL")):
+                names.add(variable["valueFrom"]["secretKeyRef"]["name"])
     names.add(values["nhn"]["passwordSecret"]["name"])
     for tenant in values["tenants"]:
         names |= {ref["name"] for ref in tenant["secrets"].values()}

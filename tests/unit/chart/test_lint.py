@@ -47,7 +47,12 @@ def yamllint(paths: list[Path], config: str = SOURCE_CONFIG) -> subprocess.Compl
 
 
 def test_the_examples_are_the_ones_the_checks_expect() -> None:
-    assert VALUES_FILES == ["dev-values.yaml", "full-values.yaml", "validation-values.yaml"]
+    assert VALUES_FILES == [
+        "bundled-redis-values.yaml",
+        "dev-values.yaml",
+        "full-values.yaml",
+        "validation-values.yaml",
+    ]
 
 
 @pytest.mark.parametrize("values_file", [None, *VALUES_FILES])

@@ -27,6 +27,7 @@ from tests.unit.chart.rendering import (
 FULL = ("full-values.yaml",)
 DEFAULTS: tuple[str, ...] = ()
 VALUES_SETS = [DEFAULTS, FULL, ("dev-values.yaml",), ("validation-values.yaml",)]
+VALUES_SETS += [("bundled-redis-values.yaml",)]
 
 
 def all_deployments() -> list[tuple[str, Manifest]]:
