@@ -1,9 +1,17 @@
-# syntax=docker/dockerfile:1.7
 # One image per service from this one file:
 #   docker build --build-arg SERVICE=intake -t kpr-gateway-intake .
-# SERVICE is one of intake, transform, envelope, dispatch, receipts, simulator (the folders in
-# services/). The image runs `python -m kpr_gateway.<SERVICE>` as user 10001; settings come
-# from KPRGW_<SERVICE>_* variables (the Helm chart in charts/kpr-gateway sets them).
+# SERVICE is one of intake, transform, envelope, dispatch, receipts, webhooks, simulator (the
+# folders in services/). The image runs `python -m kpr_gateway.<SERVICE>` as user 10001;
+# settings come from KPRGW_<SERVICE>_* variables (the Helm chart in charts/kpr-gateway sets them).
+#
+# BuildKit (docker's builder since 23.0, and buildx) is needed for the cache mounts below; its
+# built-in Dockerfile frontend reads them, so no `# syntax=` line pulls a frontend image.
+#
+# The base image is an argument: pin it by digest for a build that cannot change under you,
+#   --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest>
+# (docs/operations.md, "Images"). The OCI labels come from build arguments too:
+#   --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
+#   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" --build-arg SOURCE=<repository URL>
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -46,8 +54,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The runtime: the same Python, the virtual environment, no compiler, no pip, no sources.
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE
-LABEL org.opencontainers.image.title="kpr-gateway-${SERVICE}" \
-      org.opencontainers.image.description="KPR Gateway: the ${SERVICE} service"
+ARG PYTHON_IMAGE
 RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
     && groupadd --system --gid 10001 kprgw \
     && useradd --system --uid 10001 --gid kprgw --no-create-home --home-dir /nonexistent \
@@ -59,6 +66,19 @@ ENV PATH=/app/.venv/bin:${PATH} \
     KPRGW_SERVICE=${SERVICE}
 USER 10001:10001
 WORKDIR /app
-EXPOSE 8080
+# 8080: the service's own HTTP app (intake's API); 9090: health, status and metrics.
+EXPOSE 8080 9090
+# Last, so that a new revision or build time changes only this layer's metadata.
+ARG SOURCE=""
+ARG REVISION=""
+ARG VERSION=""
+ARG CREATED=""
+LABEL org.opencontainers.image.title="kpr-gateway-${SERVICE}" \
+      org.opencontainers.image.description="KPR Gateway: the ${SERVICE} service" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 # exec: Python is PID 1 and gets SIGTERM itself, so the service drains before it stops.
 ENTRYPOINT ["/bin/sh", "-c", "exec python -m \"kpr_gateway.${KPRGW_SERVICE}\" \"$@\"", "kprgw"]

@@ -5,7 +5,7 @@ HELM := $(CURDIR)/.tools/bin/helm
 KUBECTL := $(CURDIR)/.tools/bin/kubectl
 PY_PATHS := libs cli tests bench $(wildcard services)
 
-.PHONY: install services tools lint typecheck test test-unit demo chart-check up down bench
+.PHONY: install services tools lint typecheck test test-unit demo chart-check up down bench chaos
 
 $(UV):
 	python3 -m venv $(CURDIR)/.tools/uv
@@ -61,3 +61,10 @@ down: $(UV)
 # never asserted in tests).
 bench: install services
 	$(UV) run --locked python -m bench
+
+# The chaos run, full schedule: the gateway as processes under load while services are killed
+# (at random and at named crash points), broker connections closed, Redis paused and the
+# simulator misbehaving; then the invariants (exit 1 if one fails). Table printed and written
+# to bench/results/chaos.json; a few minutes (bench/README.md, "Chaos run").
+chaos: install services
+	$(UV) run --locked python -m bench.chaos --schedule full

@@ -34,7 +34,7 @@ from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
-from bench.procstat import CpuMeter, peak_memory_mib, server_pids
+from bench.procstat import CpuMeter, gateway_pids, peak_memory_mib, server_pids
 from bench.profiling import PROFILES, Profiler, hotspots, py_spy
 from kpr_gateway.annual.synthetic import write_tenant_extract
 from kpr_gateway.cli.annual_submit import send, upload_body
@@ -88,7 +88,11 @@ async def measure(
 ) -> dict[str, Any]:
     """The annual figure on a gateway of its own in ``run_dir``."""
     gateway = await start_run(
-        run_dir, ports=allocate_ports(0), tuning=tuning, prefix=new_prefix("bench-annual")
+        run_dir,
+        ports=allocate_ports(0),
+        tuning=tuning,
+        prefix=new_prefix("bench-annual"),
+        restart=False,  # as in run.py: measure the processes started, or fail
     )
     try:
         return await _measure(gateway, run_dir, persons, profile)
@@ -114,7 +118,7 @@ async def _measure(gateway: LocalRun, run_dir: Path, persons: int, profile: bool
     generate_seconds = time.perf_counter() - written
     reference = await _reference(files.iplos, files.ident, run_dir / "reference.json")
 
-    pids = {name: p.pid for name, p in gateway.processes.items()}
+    pids = gateway_pids(gateway)
     idle_mib = {
         name: round(memory_kib(pid).get("VmRSS", 0) / 1024, 1) for name, pid in pids.items()
     }

@@ -23,9 +23,16 @@ from redis.asyncio import Redis
 from kpr_gateway.ledger import KeySpace
 
 FINAL_MESSAGE_STATES = frozenset(
-    {"acknowledged", "acknowledged_with_errors", "rejected", "transport_error", "overdue"}
+    {
+        "acknowledged",
+        "acknowledged_with_errors",
+        "rejected",
+        "transport_error",
+        "refused",
+        "overdue",
+    }
 )
-SETTLED_EVENT_STATES = frozenset({"rejected_invalid", "suppressed_test_person"})
+SETTLED_EVENT_STATES = frozenset({"rejected_invalid", "suppressed_test_person", "not_reportable"})
 _PROBE = 200
 
 

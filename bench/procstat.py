@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from kpr_gateway.cli.local_processes import memory_kib
+from kpr_gateway.cli.local_processes import LocalRun, memory_kib
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -74,3 +74,13 @@ class CpuMeter:
 def peak_memory_mib(pids: Mapping[str, int]) -> dict[str, float]:
     """Each process's resident-memory high-water mark (VmHWM) in MiB."""
     return {name: round(memory_kib(pid).get("VmHWM", 0) / 1024, 1) for name, pid in pids.items()}
+
+
+def gateway_pids(gateway: LocalRun) -> dict[str, int]:
+    """Each process's pid now. The bench starts its gateway without restarts, so these stay
+    the processes measured from start to end; a process that is gone is an error here."""
+    pids = {name: p.current_pid() for name, p in gateway.processes.items()}
+    missing = [name for name, pid in pids.items() if pid is None]
+    if missing:
+        raise RuntimeError(f"no running process for {', '.join(missing)}")
+    return {name: pid for name, pid in pids.items() if pid is not None}

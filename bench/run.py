@@ -34,7 +34,7 @@ from rich.table import Table
 
 from bench import annual, batches
 from bench.ledger_watch import LedgerWatch
-from bench.procstat import REST, CpuMeter, peak_memory_mib, server_pids
+from bench.procstat import REST, CpuMeter, gateway_pids, peak_memory_mib, server_pids
 from bench.profiling import PROFILES, Profiler, hotspots, py_spy
 from kpr_gateway.cli.demo.world import MUNICIPALITIES
 from kpr_gateway.cli.local_processes import (
@@ -184,8 +184,9 @@ def _summary(load: dict[str, Any]) -> dict[str, Any]:
 async def run(options: Options) -> dict[str, Any]:
     run_dir = Path(tempfile.mkdtemp(prefix="kprgw-bench-"))
     tuning = Tuning(log_level="WARNING", log_json=True, tracing="off", settings=options.settings)
+    # No restarts: a process that crashed would be measured as its fresh successor.
     gateway = await start_run(
-        run_dir, ports=allocate_ports(0), tuning=tuning, prefix=new_prefix("bench")
+        run_dir, ports=allocate_ports(0), tuning=tuning, prefix=new_prefix("bench"), restart=False
     )
     try:
         result = await _with_baseline(gateway, run_dir, options)
@@ -239,11 +240,12 @@ async def _measure(
     ]
     clients_file = run_dir / "clients.json"
     clients_file.write_text(json.dumps(clients))
-    groups = {name: [p.pid] for name, p in gateway.processes.items()}
+    pids = gateway_pids(gateway)
+    groups = {name: [pid] for name, pid in pids.items()}
     groups |= {"baseline": [baseline_pid], **server_pids()}
     meter = CpuMeter(groups)
     keys = KeySpace(gateway.prefix)
-    profiler = _profiler(gateway, options)
+    profiler = _profiler(pids, options)
 
     meter.start()
     base = await _load(
@@ -326,7 +328,7 @@ async def _measure(
                 "all services and the simulator": _per(e2e_gateway_cpu, options.events),
             },
         },
-        "peak_memory_mib": peak_memory_mib({n: p.pid for n, p in gateway.processes.items()}),
+        "peak_memory_mib": peak_memory_mib(pids),
         "profiles": _profiles(gateway) if profiler else {},
     }
 
@@ -335,13 +337,13 @@ def _per(seconds: float, count: int) -> float:
     return round(1000 * seconds / count, 3) if count else 0.0
 
 
-def _profiler(gateway: LocalRun, options: Options) -> Profiler | None:
+def _profiler(pids: dict[str, int], options: Options) -> Profiler | None:
     if not options.profile:
         return None
     executable = py_spy()
     if executable is None:
         raise SystemExit("--profile needs py-spy: uv tool install py-spy")
-    return Profiler(executable, {name: p.pid for name, p in gateway.processes.items()})
+    return Profiler(executable, pids)
 
 
 def _profiles(gateway: LocalRun) -> dict[str, dict[str, Any]]:

@@ -27,19 +27,35 @@ def grant_annual_scope(world: DemoWorld) -> None:
 
 
 async def submit_and_follow(
-    client: httpx.AsyncClient, api_key: str, tenant: str, *, timeout: float = 90
+    client: httpx.AsyncClient,
+    api_key: str,
+    tenant: str,
+    *,
+    timeout: float = 90,
+    form: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """POST the tenant's 2025 sample pair, then poll until the submission has its outcome."""
+    """POST the tenant's 2025 sample pair (with ``form``'s fields), then poll until the
+    submission has its outcome."""
     headers = {"Authorization": f"Bearer {api_key}"}
     files = {
         "iplos": ("iplos.xml", (EXAMPLES / f"{tenant}-2025-iplos.xml").read_bytes()),
         "ident": ("ident.xml", (EXAMPLES / f"{tenant}-2025-ident.xml").read_bytes()),
     }
     answer = await client.post(
-        "/v1/annual-submissions", files=files, data={"year": "2025"}, headers=headers
+        "/v1/annual-submissions",
+        files=files,
+        data={"year": "2025", **(form or {})},
+        headers=headers,
     )
     assert answer.status_code == 201, answer.text
-    location = answer.headers["location"]
+    return await follow(client, api_key, answer.headers["location"], timeout=timeout)
+
+
+async def follow(
+    client: httpx.AsyncClient, api_key: str, location: str, *, timeout: float = 90
+) -> dict[str, Any]:
+    """Poll a submission until it and both its messages have their outcomes."""
+    headers = {"Authorization": f"Bearer {api_key}"}
     async with asyncio.timeout(timeout):
         while True:
             status: dict[str, Any] = (await client.get(location, headers=headers)).json()

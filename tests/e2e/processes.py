@@ -24,7 +24,7 @@ from kpr_gateway.cli.local_processes import (
     LocalRunError,
     RunPlan,
     Tuning,
-    free_port,
+    allocate_ports,
     log_tail,
     spawn,
     wait_ready,
@@ -57,7 +57,7 @@ class GatewayProcesses:
         )
 
     def start(self) -> None:
-        self.ports.update({name: free_port() for name in PROCESSES})
+        self.ports.update(allocate_ports(0))  # each with its ops port (ops_port) above it
         plan = self.plan()
         plan.write_secrets()
         for name in PROCESSES:

@@ -69,6 +69,7 @@ def test_up_leaves_every_process_running_after_it_exits(
         "envelope",
         "dispatch",
         "receipts",
+        "webhooks",
         "simulator",
     }
     assert all(is_running(p["pid"]) for p in processes.values())

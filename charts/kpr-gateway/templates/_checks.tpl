@@ -33,6 +33,19 @@ reason instead of deploying pods that would fail at start (or send where they mu
 {{- if and $values.simulator.enabled (not $values.simulator.amqp.url) -}}
 {{- fail "simulator.amqp.url: the simulator needs the broker that plays the Tjenestebuss" -}}
 {{- end -}}
+{{- with $values.addressRegistry -}}
+{{- if .url -}}
+{{- if and .trustBundle.configMapName .trustBundle.secretName -}}
+{{- fail "addressRegistry.trustBundle: set configMapName or secretName, not both" -}}
+{{- end -}}
+{{- if not (or .trustBundle.configMapName .trustBundle.secretName) -}}
+{{- fail "addressRegistry.trustBundle: addressRegistry.url needs the CA certificates (PEM) the registry's certificates must chain to (Buypass, Commfides): set trustBundle.configMapName or trustBundle.secretName" -}}
+{{- end -}}
+{{- if and (hasPrefix "http://" .url) (not .allowInsecure) -}}
+{{- fail "addressRegistry.url: http:// needs addressRegistry.allowInsecure (a local registry only); NHN's registry is https://" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and $values.addressRegistry.username (not $values.addressRegistry.passwordSecret.name) -}}
 {{- fail "addressRegistry: a username needs its passwordSecret" -}}
 {{- end -}}
@@ -45,8 +58,11 @@ reason instead of deploying pods that would fail at start (or send where they mu
 {{- if and $values.tracing.otlp.enabled (not $values.tracing.otlp.endpoint) -}}
 {{- fail "tracing.otlp.endpoint: set the collector's OTLP/HTTP endpoint, or disable tracing.otlp" -}}
 {{- end -}}
+{{- if eq (int $values.intake.service.port) (int (include "kpr-gateway.opsPort" .)) -}}
+{{- fail (printf "intake.service.port: %d is the Service's ops port (health, metrics); choose another for the API" (int $values.intake.service.port)) -}}
+{{- end -}}
 {{- include "kpr-gateway.redisChecks" . -}}
-{{- range $service := list "intake" "transform" "envelope" "dispatch" "receipts" "simulator" -}}
+{{- range $service := list "intake" "transform" "envelope" "dispatch" "receipts" "webhooks" "simulator" -}}
 {{- $v := index $values $service -}}
 {{- $needed := add (int $v.preStopSeconds) (mul 2 (int $values.drainSeconds)) -}}
 {{- if le (int (include "kpr-gateway.gracePeriod" (dict "root" $ "service" $service))) $needed -}}

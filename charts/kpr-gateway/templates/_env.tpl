@@ -83,13 +83,17 @@ dict: root, service. */}}
 {{ include "kpr-gateway.processEnv" . }}
 {{- end -}}
 
-{{/* HTTP port, logging, console traces and drain: every service, the simulator too;
+{{/* Ports, logging, console traces and drain: every service, the simulator too;
 dict: root, service. */}}
 {{- define "kpr-gateway.processEnv" -}}
 {{- $values := .root.Values -}}
 {{- $prefix := include "kpr-gateway.envPrefix" .service -}}
+{{- if include "kpr-gateway.hasHttpApp" . -}}
 - name: {{ $prefix }}HTTP_PORT
   value: {{ include "kpr-gateway.httpPort" . | quote }}
+{{ end -}}
+- name: {{ $prefix }}OPS_PORT
+  value: {{ include "kpr-gateway.opsPort" . | quote }}
 - name: {{ $prefix }}LOG_LEVEL
   value: {{ $values.logging.level | quote }}
 - name: {{ $prefix }}LOG_JSON
@@ -149,6 +153,22 @@ dict: root, service. */}}
 - name: {{ $prefix }}REGISTRY_TIMEOUT_SECONDS
   value: {{ include "kpr-gateway.envText" (dict "value" $registry.timeoutSeconds) | quote }}
 {{- end }}
+- name: {{ $prefix }}REGISTRY_TRUST_BUNDLE_FILE
+  value: {{ include "kpr-gateway.registrySecretsDir" . }}/trust-bundle.pem
+{{- with $registry.receiverOrgNumber }}
+- name: {{ $prefix }}REGISTRY_RECEIVER_ORG_NUMBER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $registry.revocation }}
+- name: {{ $prefix }}REGISTRY_REVOCATION
+  value: {{ . | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" $registry.crlTimeoutSeconds) }}
+- name: {{ $prefix }}REGISTRY_CRL_TIMEOUT_SECONDS
+  value: {{ include "kpr-gateway.envText" (dict "value" $registry.crlTimeoutSeconds) | quote }}
+{{- end }}
+- name: {{ $prefix }}REGISTRY_ALLOW_INSECURE
+  value: {{ $registry.allowInsecure | quote }}
 {{- end }}
 {{- end -}}
 
@@ -203,6 +223,10 @@ dict: root, service. */}}
 {{- end }}
 {{- if include "kpr-gateway.usesRegistry" . }}
 {{- include "kpr-gateway.registryEnv" . }}
+{{- end }}
+{{- if and (eq .service "webhooks") .root.Values.webhooks.caSecret.name }}
+- name: KPRGW_WEBHOOKS_CA_FILE
+  value: {{ include "kpr-gateway.webhooksSecretsDir" . }}/ca.crt
 {{- end }}
 {{- include "kpr-gateway.settingsEnv" (dict "service" .service "settings" $v.settings) }}
 {{- with $v.extraEnv }}

@@ -47,12 +47,17 @@ app.kubernetes.io/component: {{ .service }}
 {{- end }}
 {{- end -}}
 
-{{/* The image of a service; dict: root, service. */}}
+{{/* The image of a service: repository@digest when the service's image.digest is set (the
+digest names the image; a tag could be moved), else repository:tag; dict: root, service. */}}
 {{- define "kpr-gateway.image" -}}
 {{- $own := (index .root.Values .service).image -}}
 {{- $repository := $own.repository | default (printf "%s/kpr-gateway-%s" (trimSuffix "/" .root.Values.image.registry) .service) -}}
+{{- if $own.digest -}}
+{{- printf "%s@%s" $repository $own.digest -}}
+{{- else -}}
 {{- $tag := $own.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
 {{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
 {{- end -}}
 
 {{/* KPRGW_<SERVICE>_: the prefix of a service's settings in the environment. */}}
@@ -94,6 +99,7 @@ The simulator splits its lists (receiver queues, senders) on commas. */}}
 {{- end -}}
 {{- define "kpr-gateway.nhnSecretsDir" -}}/var/run/secrets/kprgw/nhn{{- end -}}
 {{- define "kpr-gateway.registrySecretsDir" -}}/var/run/secrets/kprgw/registry{{- end -}}
+{{- define "kpr-gateway.webhooksSecretsDir" -}}/var/run/secrets/kprgw/webhooks{{- end -}}
 {{- define "kpr-gateway.redisSecretsDir" -}}/var/run/secrets/kprgw/redis{{- end -}}
 {{- define "kpr-gateway.simulatorSecretsDir" -}}/var/run/secrets/kprgw/simulator{{- end -}}
 {{- define "kpr-gateway.simulatorPartiesDir" -}}/etc/kprgw/simulator/parties{{- end -}}
@@ -106,8 +112,21 @@ true
 {{- end -}}
 {{- end -}}
 
-{{/* The HTTP port every container listens on: health, readiness, metrics (and intake's API). */}}
+{{/* The HTTP port of the services with an HTTP app of their own: intake's API, transform's
+operator actions, the simulator's Address Registry. */}}
 {{- define "kpr-gateway.httpPort" -}}8080{{- end -}}
+
+{{/* The ops port every container listens on: /healthz, /readyz, /status and /metrics, apart
+from any API, so that a NetworkPolicy can admit the scraper to it alone. */}}
+{{- define "kpr-gateway.opsPort" -}}9090{{- end -}}
+
+{{/* "true" for the services that serve an HTTP app on the HTTP port, else empty; dict: root,
+service. */}}
+{{- define "kpr-gateway.hasHttpApp" -}}
+{{- if has .service (list "intake" "transform" "simulator") -}}
+true
+{{- end -}}
+{{- end -}}
 
 {{/* terminationGracePeriodSeconds of a service; dict: root, service. */}}
 {{- define "kpr-gateway.gracePeriod" -}}

@@ -8,7 +8,7 @@ bundled one (redis.bundled) whose URL, password file and CA the chart derives it
 {{/* The services that use the ledger, as JSON: the only pods the bundled Redis admits (a
 service the chart deploys later joins this list if it reads or writes the ledger). */}}
 {{- define "kpr-gateway.ledgerClients" -}}
-{{- list "intake" "transform" "envelope" "dispatch" "receipts" | toJson -}}
+{{- list "intake" "transform" "envelope" "dispatch" "receipts" "webhooks" | toJson -}}
 {{- end -}}
 
 {{/* The bundled Redis' objects: StatefulSet, Service, ConfigMap, ... At most 52 characters:

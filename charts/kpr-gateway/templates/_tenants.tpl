@@ -9,6 +9,9 @@ says. Each secret role is mounted only into the services that read it:
   previousEncryption  envelope, receipts           (the old encryption pair during a rotation)
   receiver            envelope, dispatch, receipts (KPR's certificates: receiver_override)
   nhnPassword         dispatch, receipts           (the password of the tenant's own NHN account)
+
+and each EPJ client's webhook secret (epj_clients[].webhook, oauth.clients[].webhook) into
+webhooks only, as webhook-<client id>.
 */}}
 
 {{- define "kpr-gateway.tenantRoles" -}}
@@ -53,6 +56,25 @@ field (in the tenants file)}; dict: role, ref. */}}
 {{- end }}
 {{- end -}}
 
+{{/* A tenant's EPJ clients, API-key and OAuth alike, as JSON; dict: tenant. */}}
+{{- define "kpr-gateway.tenantClients" -}}
+{{- $oauth := .tenant.oauth | default dict -}}
+{{- concat (.tenant.epj_clients | default list) ($oauth.clients | default list) | toJson -}}
+{{- end -}}
+
+{{/* The projected-volume sources of one tenant's webhook secrets; dict: tenant. */}}
+{{- define "kpr-gateway.webhookSources" -}}
+{{- range $client := include "kpr-gateway.tenantClients" . | fromJsonArray }}
+{{- with $client.webhook }}
+- secret:
+    name: {{ .secret.name }}
+    items:
+      - key: {{ .secret.key | default "secret" | quote }}
+        path: webhook-{{ $client.id }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* The projected-volume sources of one tenant for one service (empty when the service reads
 none of its secrets); dict: tenant, service. */}}
 {{- define "kpr-gateway.tenantSources" -}}
@@ -70,6 +92,9 @@ none of its secrets); dict: tenant, service. */}}
         path: {{ $item.path }}
     {{- end }}
 {{- end }}
+{{- end }}
+{{- if eq $service "webhooks" }}
+{{- include "kpr-gateway.webhookSources" . }}
 {{- end }}
 {{- end -}}
 
@@ -116,7 +141,18 @@ they are mounted. */}}
 {{- $_ := set $files $role $paths -}}
 {{- end -}}
 {{- end -}}
-{{- $entry := omit $tenant "secrets" -}}
+{{/* A copy: the clients' webhooks are rewritten below, and .Values is read again. */}}
+{{- $entry := omit (deepCopy $tenant) "secrets" -}}
+{{- $clients := $entry.epj_clients | default list -}}
+{{- with $entry.oauth -}}
+{{- $clients = concat $clients (.clients | default list) -}}
+{{- end -}}
+{{- range $client := $clients -}}
+{{- with $client.webhook -}}
+{{- $_ := set . "secret_file" (printf "%s/webhook-%s" $dir $client.id) -}}
+{{- $_ := unset . "secret" -}}
+{{- end -}}
+{{- end -}}
 {{- $_ := set $entry "pseudonym_secret_file" $files.pseudonym.pseudonym_secret_file -}}
 {{- with $files.testPersons -}}
 {{- $_ := set $entry "test_persons_file" .test_persons_file -}}

@@ -92,15 +92,40 @@ else read-only. */}}
             - {key: {{ .key | quote }}, path: ca.crt}
       {{- end }}
 {{- end }}
-{{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}
+{{- if include "kpr-gateway.usesRegistry" . }}
+{{- $registry := $values.addressRegistry }}
+{{- $bundle := $registry.trustBundle }}
 - name: registry
   projected:
     defaultMode: 288  # 0440
     sources:
+      {{- if $registry.username }}
       - secret:
-          name: {{ $values.addressRegistry.passwordSecret.name }}
+          name: {{ $registry.passwordSecret.name }}
           items:
-            - {key: {{ $values.addressRegistry.passwordSecret.key | quote }}, path: password}
+            - {key: {{ $registry.passwordSecret.key | quote }}, path: password}
+      {{- end }}
+      {{- if $bundle.secretName }}
+      - secret:
+          name: {{ $bundle.secretName }}
+          items:
+            - {key: {{ $bundle.key | quote }}, path: trust-bundle.pem}
+      {{- else }}
+      - configMap:
+          name: {{ $bundle.configMapName }}
+          items:
+            - {key: {{ $bundle.key | quote }}, path: trust-bundle.pem}
+      {{- end }}
+{{- end }}
+{{- if and (eq .service "webhooks") $values.webhooks.caSecret.name }}
+- name: webhooks-ca
+  projected:
+    defaultMode: 288  # 0440
+    sources:
+      - secret:
+          name: {{ $values.webhooks.caSecret.name }}
+          items:
+            - {key: {{ $values.webhooks.caSecret.key | quote }}, path: ca.crt}
 {{- end }}
 {{- end -}}
 
@@ -135,9 +160,14 @@ else read-only. */}}
   mountPath: {{ include "kpr-gateway.redisSecretsDir" . }}
   readOnly: true
 {{- end }}
-{{- if and (include "kpr-gateway.usesRegistry" .) $values.addressRegistry.username }}
+{{- if include "kpr-gateway.usesRegistry" . }}
 - name: registry
   mountPath: {{ include "kpr-gateway.registrySecretsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and (eq .service "webhooks") $values.webhooks.caSecret.name }}
+- name: webhooks-ca
+  mountPath: {{ include "kpr-gateway.webhooksSecretsDir" . }}
   readOnly: true
 {{- end }}
 {{- end -}}

@@ -44,7 +44,7 @@ spec:
         {{- end }}
         {{- if $root.Values.metrics.podAnnotations }}
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ include "kpr-gateway.httpPort" . | quote }}
+        prometheus.io/port: {{ include "kpr-gateway.opsPort" . | quote }}
         prometheus.io/path: /metrics
         {{- end }}
         {{- with $v.podAnnotations }}
@@ -75,24 +75,30 @@ spec:
           image: {{ include "kpr-gateway.image" . | quote }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           ports:
+            {{- if include "kpr-gateway.hasHttpApp" . }}
             - name: http
               containerPort: {{ include "kpr-gateway.httpPort" . }}
               protocol: TCP
+            {{- end }}
+            - name: ops
+              containerPort: {{ include "kpr-gateway.opsPort" . }}
+              protocol: TCP
           env:
             {{- include "kpr-gateway.env" . | trim | nindent 12 }}
-          # /healthz stays 200 while draining; /readyz turns 503 at SIGTERM and while a
-          # dependency (broker, Redis, NHN) is unreachable.
+          # On the ops port. /healthz stays 200 while draining; /readyz turns 503 at SIGTERM
+          # and while the pod's own dependencies (broker, Redis) are unreachable. NHN and the
+          # Address Registry, down for every pod alike, are in /status and the metrics instead.
           startupProbe:
-            httpGet: {path: /healthz, port: http}
+            httpGet: {path: /healthz, port: ops}
             periodSeconds: 2
             failureThreshold: 60
           livenessProbe:
-            httpGet: {path: /healthz, port: http}
+            httpGet: {path: /healthz, port: ops}
             periodSeconds: 10
             timeoutSeconds: 3
             failureThreshold: 3
           readinessProbe:
-            httpGet: {path: /readyz, port: http}
+            httpGet: {path: /readyz, port: ops}
             periodSeconds: 5
             timeoutSeconds: 5
             failureThreshold: 2
@@ -137,6 +143,8 @@ spec:
       {{- end }}
 {{- end -}}
 
+{{/* The service's ports: its HTTP app's (intake's API on intake.service.port), if it has
+one, and the ops port (the ServiceMonitor's, and `helm test`'s). */}}
 {{- define "kpr-gateway.service" -}}
 {{- $v := index .root.Values .service -}}
 {{- $port := include "kpr-gateway.httpPort" . | int -}}
@@ -156,9 +164,15 @@ spec:
   selector:
     {{- include "kpr-gateway.selectorLabels" . | nindent 4 }}
   ports:
+    {{- if include "kpr-gateway.hasHttpApp" . }}
     - name: http
       port: {{ $port }}
       targetPort: http
+      protocol: TCP
+    {{- end }}
+    - name: ops
+      port: {{ include "kpr-gateway.opsPort" . }}
+      targetPort: ops
       protocol: TCP
 {{- end -}}
 
@@ -193,6 +207,9 @@ spec:
   {{- else }}
   maxUnavailable: {{ $v.pdb.maxUnavailable }}
   {{- end }}
+  # A pod that is not ready (a broker or Redis it cannot reach, a crash loop) is evicted
+  # whatever the budget, so a node drain never waits on pods that serve nothing.
+  unhealthyPodEvictionPolicy: AlwaysAllow
   selector:
     matchLabels:
       {{- include "kpr-gateway.selectorLabels" . | nindent 6 }}
@@ -238,10 +255,12 @@ destination on those ports. */}}
   {{- end }}
 {{- end -}}
 
-{{/* Only the flows of DESIGN.md: EPJ -> intake; every service -> RabbitMQ and Redis (the
-bundled Redis' pods, when redis.bundled); dispatch and receipts -> NHN; envelope, dispatch
-and receipts -> the Address Registry (when configured); the simulator -> its broker; all ->
-DNS and the OTLP collector; the metrics scraper -> every service. */}}
+{{/* Only the flows of DESIGN.md: EPJ -> intake's API; every service -> RabbitMQ and Redis
+(the bundled Redis' pods, when redis.bundled); dispatch and receipts -> NHN; envelope,
+dispatch and receipts -> the Address Registry and its certificates' CRLs (when configured);
+webhooks -> the EPJ systems' webhook hosts; the simulator -> its broker;
+all -> DNS and the OTLP collector; the metrics scraper (networkPolicy.metricsFrom) and the
+release's `helm test` pod -> every service's ops port, never its API. */}}
 {{- define "kpr-gateway.networkPolicy" -}}
 {{- $root := .root -}}
 {{- $values := $root.Values -}}
@@ -277,10 +296,20 @@ spec:
               {{- include "kpr-gateway.selectorLabels" (dict "root" $root "service" "") | nindent 14 }}
     {{- end }}
     {{- with $policy.metricsFrom }}
+    # /metrics (and the probes' paths) for the scraper.
     - ports:
-        - {port: http, protocol: TCP}
+        - {port: ops, protocol: TCP}
       from:
         {{- toYaml . | nindent 8 }}
+    {{- end }}
+    {{- if $root.Values.test.enabled }}
+    # `helm test`: its pod asks /readyz.
+    - ports:
+        - {port: ops, protocol: TCP}
+      from:
+        - podSelector:
+            matchLabels:
+              {{- include "kpr-gateway.selectorLabels" (dict "root" $root "service" "test") | nindent 14 }}
     {{- end }}
   egress:
     - ports:
@@ -303,6 +332,10 @@ spec:
     {{- end }}
     {{- if include "kpr-gateway.usesRegistry" . }}
     {{- include "kpr-gateway.egressRule" $values.addressRegistry.egress | nindent 4 }}
+    {{- include "kpr-gateway.egressRule" $values.addressRegistry.crlEgress | nindent 4 }}
+    {{- end }}
+    {{- if eq .service "webhooks" }}
+    {{- include "kpr-gateway.egressRule" $values.webhooks.egress | nindent 4 }}
     {{- end }}
     {{- if $values.tracing.otlp.enabled }}
     {{- include "kpr-gateway.egressRule" $values.tracing.otlp.egress | nindent 4 }}

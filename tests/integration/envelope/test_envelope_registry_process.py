@@ -20,7 +20,13 @@ from kpr_gateway.security.devpki import DevPki
 from tests.integration.envelope.infra import REDIS_URL, rabbit_and_redis, wait_for
 from tests.support.outbound_world import put_built_message, trondheim_entry, write_tenants
 from tests.support.rabbit import RABBIT_URL
-from tests.unit.runtime.registries import PARTIES, Endpoint, kpr_registry, served
+from tests.unit.runtime.registries import (
+    PARTIES,
+    Endpoint,
+    kpr_registry,
+    served,
+    trust_environment,
+)
 
 
 def environment(tmp_path: Path, prefix: str, **extra: str) -> dict[str, str]:
@@ -32,6 +38,8 @@ def environment(tmp_path: Path, prefix: str, **extra: str) -> dict[str, str]:
         "KEY_PREFIX": prefix,
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": "0",
+        "OPS_HOST": "127.0.0.1",
+        "OPS_PORT": "0",
         "LOG_JSON": "false",
         "MODE": "development",  # the local Redis has no AOF
         **extra,
@@ -62,7 +70,12 @@ async def test_the_service_seals_for_the_certificate_the_registry_serves(tmp_pat
                 sys.executable,
                 "-m",
                 "kpr_gateway.envelope",
-                env=environment(tmp_path, infra.prefix, REGISTRY_URL=url),
+                env=environment(
+                    tmp_path,
+                    infra.prefix,
+                    REGISTRY_URL=url,
+                    **trust_environment(tmp_path, [pki]),
+                ),
                 stdout=log,
                 stderr=log,
             )

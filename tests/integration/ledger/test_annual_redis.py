@@ -42,7 +42,9 @@ async def ledger(redis: Redis) -> AsyncIterator[Ledger]:
         await redis.delete(*keys)
 
 
-def submission(*, sent: bool = True, replace: str | None = None) -> NewAnnualSubmission:
+def submission(
+    *, sent: bool = True, replace: str | None = None, environment: str = "validation"
+) -> NewAnnualSubmission:
     messages = (
         (
             AnnualMessage(str(uuid.uuid4()), "KPR_IPL", b"<MsgHead>ipl</MsgHead>"),
@@ -54,7 +56,7 @@ def submission(*, sent: bool = True, replace: str | None = None) -> NewAnnualSub
     return NewAnnualSubmission(
         submission_id=str(uuid.uuid4()),
         year=2025,
-        environment="validation",
+        environment=environment,
         report=REPORT if sent else {**REPORT, "sendable": False},
         persons=40,
         trace_id="0" * 32,
@@ -105,7 +107,8 @@ async def test_the_status_follows_kpr_ipl_to_its_apprec(ledger: Ledger) -> None:
     record = await ledger.annual.get("bergen", new.submission_id)
     assert record is not None
     assert record.status is AnnualStatus.ACKNOWLEDGED_WITH_ERRORS
-    assert await ledger.annual.accepted_persons("bergen", 2025) == 40
+    assert await ledger.annual.accepted_persons("bergen", 2025, environment="validation") == 40
+    assert await ledger.annual.accepted_persons("bergen", 2025, environment="production") is None
 
 
 async def test_pending_then_accepted_then_replaced(ledger: Ledger) -> None:
@@ -119,7 +122,7 @@ async def test_pending_then_accepted_then_replaced(ledger: Ledger) -> None:
 
     await answer(ledger, first, 1)
     assert (await ledger.annual.record("bergen", submission())).rule is Discipline.REPLACE_REQUIRED
-    dry = await ledger.annual.discipline("bergen", 2025, replace=True)
+    dry = await ledger.annual.discipline("bergen", 2025, replace=True, environment="validation")
     assert dry.rule is Discipline.ALLOWED
     assert dry.replaces == first.submission_id
     replacing = submission(replace="agreed with FHI")
@@ -198,3 +201,49 @@ async def test_unpublished_messages_are_found_until_they_move_on(ledger: Ledger)
     assert [m.msg_id for m in found] == [ide]
     await ledger.annual.mark_published("bergen", [ide])
     assert await ledger.annual.unpublished("bergen", older_than=timedelta(0)) == []
+
+
+async def test_each_environment_has_its_own_current_submission(ledger: Ledger) -> None:
+    """A test submission to KPR Validering neither blocks the year's submission to KPR nor
+    counts as it (and the other way round); within each the rules hold as before."""
+    test = submission(environment="validation")
+    assert (await ledger.annual.record("bergen", test)).rule is Discipline.ALLOWED
+    real = submission(environment="production")
+    assert (await ledger.annual.record("bergen", real)).rule is Discipline.ALLOWED
+    # each one pending blocks only its own environment
+    again = await ledger.annual.record("bergen", submission(environment="validation"))
+    assert (again.rule, again.current_id) == (Discipline.PENDING, test.submission_id)
+    again = await ledger.annual.record("bergen", submission(environment="production"))
+    assert (again.rule, again.current_id) == (Discipline.PENDING, real.submission_id)
+
+    await answer(ledger, test, 1)  # KPR Validering acknowledged the test
+    production = await ledger.annual.discipline(
+        "bergen", 2025, replace=False, environment="production"
+    )
+    assert (production.rule, production.current_id) == (Discipline.PENDING, real.submission_id)
+    assert await ledger.annual.accepted_persons("bergen", 2025, environment="production") is None
+    assert await ledger.annual.accepted_persons("bergen", 2025, environment="validation") == 40
+    validation = await ledger.annual.discipline(
+        "bergen", 2025, replace=False, environment="validation"
+    )
+    assert validation.rule is Discipline.REPLACE_REQUIRED
+    # production keeps the key it had before submissions named their environment
+    keys = ledger.keys
+    assert await ledger.redis.get(keys.annual_current("bergen", 2025, "production")) == (
+        real.submission_id.encode()
+    )
+    assert keys.annual_current("bergen", 2025, "production").endswith(":annual-current:2025")
+    listed = {r.submission_id: r.environment for r in await ledger.annual.list_year("bergen", 2025)}
+    assert listed == {test.submission_id: "validation", real.submission_id: "production"}
+
+
+async def test_each_message_records_its_environment(ledger: Ledger) -> None:
+    new = submission(environment="validation")
+    await ledger.annual.record("bergen", new)
+    assert new.messages is not None
+    for message in new.messages:
+        record = await ledger.get_message("bergen", message.msg_id)
+        assert record is not None
+        assert record.environment == "validation"
+    found = await ledger.annual.unpublished("bergen", older_than=timedelta(0))
+    assert {m.environment for m in found} == {"validation"}

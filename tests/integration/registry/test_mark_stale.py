@@ -16,6 +16,7 @@ from tests.unit.registry.support import (
     registry_app,
     standard_registry,
     tenant,
+    trust_of,
 )
 
 PARTY = Operation.GET_COMMUNICATION_PARTY_DETAILS
@@ -78,8 +79,11 @@ async def test_refresh_receiver_marks_the_receivers_entries_only_without_overrid
             "signing_certificate": str(pki_dir / "fhi-sign.pem"),
         },
     )
-    async with client_of(registry_app(simulated)) as client:
-        directory = ReceiverDirectory(CachedRegistry(client, redis, key_prefix=prefix))
+    async with client_of(registry_app(simulated, crl=pki.crl())) as client:
+        directory = ReceiverDirectory(
+            CachedRegistry(client, redis, key_prefix=prefix),
+            trust=trust_of(client, pki.ca.certificate),
+        )
         await directory.receiver_signing_certificate(from_registry)
         await directory.refresh_receiver(with_override)
         await directory.receiver_signing_certificate(from_registry)

@@ -19,6 +19,7 @@ from kpr_gateway.cli.main import app as kprgw
 from kpr_gateway.ledger import KeySpace, redis_from_url
 from kpr_gateway.ledger.safeguards import (
     Durability,
+    clock_key,
     generation_key,
     read_durability,
     read_generation,
@@ -53,7 +54,7 @@ async def redis() -> AsyncIterator[Redis]:
 async def keys(redis: Redis) -> AsyncIterator[KeySpace]:
     space = KeySpace(f"test-guard-{uuid.uuid4().hex[:8]}")
     yield space
-    await redis.delete(generation_key(space))
+    await redis.delete(generation_key(space), clock_key(space))
 
 
 def guard(

@@ -20,7 +20,6 @@ from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import KeySpace, Ledger
 from kpr_gateway.messages.iplos_kpr import GUID_EMPTY, MSG_TYPE, Notification, parse_melding
 from kpr_gateway.messages.msghead import parse_msghead
-from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import EVENTS, MESSAGES, Delivery, RabbitBus
 from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChunk
@@ -57,7 +56,6 @@ class Pipeline:
             limiter=RateLimiter(redis, per_second=1000, prefix=prefix),
             limits=IntakeLimits(max_batch_events=100, max_body_bytes=1 << 20, chunk_events=10),
             metrics=ServiceMetrics("intake"),
-            readiness=readiness_checks({"broker": self.intake_bus.ping}),
         )
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://intake"

@@ -29,6 +29,11 @@ GENERATED_HEADER = (
 _HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
 
 
+def is_helm_hook(manifest: Manifest) -> bool:
+    """`helm test`'s objects (and any other hook): Helm's alone, kustomize has no such step."""
+    return "helm.sh/hook" in (manifest["metadata"].get("annotations") or {})
+
+
 def without_helm_markers(manifest: Manifest) -> Manifest:
     """A copy without Helm's labels and the tenants checksum (kustomize has neither)."""
     clean = copy.deepcopy(manifest)

@@ -26,7 +26,7 @@ CI_VALUES_DIR = CHART_DIR / "ci"
 K8S_DIR = REPO_ROOT / "k8s"
 RELEASE = "kpr-gateway"
 
-GATEWAY_SERVICES = ("intake", "transform", "envelope", "dispatch", "receipts")
+GATEWAY_SERVICES = ("intake", "transform", "envelope", "dispatch", "receipts", "webhooks")
 SERVICES = (*GATEWAY_SERVICES, "simulator")
 KUBERNETES_VERSIONS = ("1.31.0", "1.37.0")
 """The oldest version the chart supports (Chart.yaml kubeVersion) and the newest one

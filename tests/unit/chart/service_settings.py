@@ -12,6 +12,7 @@ from kpr_gateway.intake.settings import IntakeSettings
 from kpr_gateway.receipts.settings import ReceiptsSettings
 from kpr_gateway.simulator.settings import SimulatorSettings
 from kpr_gateway.transform.settings import TransformSettings
+from kpr_gateway.webhooks.settings import WebhooksSettings
 
 SETTINGS: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
@@ -19,6 +20,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "envelope": EnvelopeSettings,
     "dispatch": DispatchSettings,
     "receipts": ReceiptsSettings,
+    "webhooks": WebhooksSettings,
     "simulator": SimulatorSettings,
 }
 

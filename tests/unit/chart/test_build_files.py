@@ -152,3 +152,41 @@ def test_dockerignore_keeps_the_build_context_to_the_sources() -> None:
     assert {".git", ".venv", ".tools", "tests", "charts", "k8s"} <= ignored
     for needed in ("libs", "services", "cli", "uv.lock", "pyproject.toml"):
         assert needed not in ignored
+
+
+def test_the_dockerfile_needs_no_frontend_image() -> None:
+    # BuildKit's built-in frontend reads RUN --mount; a `# syntax=` line would pull one.
+    assert not re.search(r"^#\s*syntax\s*=", DOCKERFILE, re.M | re.I)
+    assert "RUN --mount=type=cache" in DOCKERFILE
+
+
+def test_the_base_image_is_an_argument_to_pin_by_digest() -> None:
+    preamble = DOCKERFILE.split("\nFROM ", 1)[0]
+    [default] = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", preamble, re.M)
+    assert "@sha256:" not in default  # a digest is the builder's to give, never made up here
+    assert "--build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest>" in preamble
+    assert [stage.split()[0] for stage in STAGES] == ["${PYTHON_IMAGE}"] * len(STAGES)
+
+
+LABELS = {"source": "SOURCE", "revision": "REVISION", "version": "VERSION", "created": "CREATED"}
+
+
+def test_the_runtime_carries_oci_labels_from_build_arguments() -> None:
+    runtime = STAGES[-1]
+    for label, argument in LABELS.items():
+        assert f'org.opencontainers.image.{label}="${{{argument}}}"' in runtime, label
+        assert re.search(rf"^ARG {argument}(=.*)?$", runtime, re.M), argument
+    assert 'org.opencontainers.image.base.name="${PYTHON_IMAGE}"' in runtime
+    # After the last layer that does work: a new revision or build time rebuilds nothing.
+    last_work = max(runtime.rfind("\nRUN "), runtime.rfind("\nCOPY "))
+    assert all(runtime.index(f"\nARG {argument}") > last_work for argument in LABELS.values())
+
+
+def test_the_image_exposes_the_ports_the_chart_uses() -> None:
+    [exposed] = re.findall(r"^EXPOSE (.+)$", STAGES[-1], re.M)
+    ports = {
+        port["containerPort"]
+        for deployment in deployments(render()).values()
+        for port in container(deployment)["ports"]
+    }
+    assert ports == {int(port) for port in exposed.split()} == {8080, 9090}

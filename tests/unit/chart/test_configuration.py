@@ -19,6 +19,7 @@ from tests.unit.chart.rendering import (
     Manifest,
     container,
     deployments,
+    env_values,
     of_kind,
     pod_spec,
     render,
@@ -34,7 +35,8 @@ SECRET_WORDS = {"PASSWORD", "SECRET", "TOKEN", "CREDENTIALS"}
 # Which of a tenant's files each service reads (kpr_gateway.tenancy.credentials and the
 # services' build functions): transform pseudonymises, envelope signs and encrypts, dispatch
 # addresses KPR, receipts decrypts AppRecs and verifies KPR's signature; dispatch and receipts
-# connect to NHN with the tenant's own account, if it has one (kpr_gateway.runtime.nhn).
+# connect to NHN with the tenant's own account, if it has one (kpr_gateway.runtime.nhn);
+# webhooks signs with each EPJ client's webhook secret (kpr_gateway.tenancy.webhooks).
 CERTIFICATES = ("certificates", "receiver_override")
 READS: dict[str, tuple[str, ...]] = {
     "intake": (),
@@ -42,6 +44,7 @@ READS: dict[str, tuple[str, ...]] = {
     "envelope": CERTIFICATES,
     "dispatch": ("receiver_override", "nhn"),
     "receipts": (*CERTIFICATES, "nhn"),
+    "webhooks": ("epj_clients", "oauth"),
 }
 
 
@@ -72,7 +75,8 @@ def mounted_files(deployment: Manifest) -> dict[str, bool]:
     for mount in container(deployment)["volumeMounts"]:
         volume = volumes[mount["name"]]
         for source in volume.get("projected", {}).get("sources", []):
-            for item in source["secret"]["items"]:
+            [(_, projected)] = source.items()  # a Secret's or a ConfigMap's
+            for item in projected["items"]:
                 path = str(PurePosixPath(mount["mountPath"]) / item["path"])
                 files[path] = bool(mount.get("readOnly"))
     return files
@@ -122,6 +126,48 @@ def test_the_full_example_mounts_pkcs12_passwords_and_the_previous_key() -> None
     assert f"{oslo}/previous-encryption.p12" in receipts
     assert f"{oslo}/previous-encryption.password" in receipts
     assert f"{oslo}/pseudonym.secret" not in receipts  # transform's alone
+
+
+def test_webhook_secrets_are_mounted_into_webhooks_only() -> None:
+    manifests = render(("full-values.yaml",))
+    oslo = "/var/run/secrets/kprgw/tenants/oslo"
+    secrets = {f"{oslo}/webhook-gerica-prod", f"{oslo}/webhook-visma-oslo"}
+    for service, deployment in deployments(manifests).items():
+        mounted = set(mounted_files(deployment))
+        if service == "webhooks":
+            assert secrets <= mounted
+        else:
+            assert not secrets & mounted, service
+    tenants = tenants_file(manifests)
+    assert tenants is not None
+    [oslo_tenant] = [t for t in tenants.tenants if t.id == "oslo"]
+    gerica = next(c for c in oslo_tenant.epj_clients if c.id == "gerica-prod")
+    assert gerica.webhook is not None
+    assert str(gerica.webhook.secret_file) == f"{oslo}/webhook-gerica-prod"
+    assert gerica.webhook.url == "https://gerica.oslo.example.org/kpr/receipts"
+    assert oslo_tenant.oauth is not None
+    [visma] = oslo_tenant.oauth.clients
+    assert visma.webhook is not None
+    assert str(visma.webhook.secret_file) == f"{oslo}/webhook-visma-oslo"
+    env = env_values(deployments(manifests)["webhooks"])
+    assert env["KPRGW_WEBHOOKS_CA_FILE"]["value"] == "/var/run/secrets/kprgw/webhooks/ca.crt"
+
+
+def test_the_registry_trust_bundle_reaches_the_services_that_use_the_registry() -> None:
+    bundle = "/var/run/secrets/kprgw/registry/trust-bundle.pem"
+    for service, deployment in deployments(render(("full-values.yaml",))).items():
+        env = env_values(deployment)
+        prefix = f"KPRGW_{service.upper()}_REGISTRY_"
+        if service in {"envelope", "dispatch", "receipts"}:
+            assert env[f"{prefix}TRUST_BUNDLE_FILE"]["value"] == bundle
+            assert env[f"{prefix}REVOCATION"]["value"] == "hard-fail"
+            assert env[f"{prefix}RECEIVER_ORG_NUMBER"]["value"] == "983744516"
+            assert env[f"{prefix}CRL_TIMEOUT_SECONDS"]["value"] == "4"
+            assert env[f"{prefix}ALLOW_INSECURE"]["value"] == "false"
+            assert mounted_files(deployment)[bundle], service  # read-only
+        else:  # the simulator's REGISTRY_* are those of the registry it serves
+            assert f"{prefix}TRUST_BUNDLE_FILE" not in env, service
+            assert bundle not in mounted_files(deployment), service
 
 
 def test_nhn_credentials_reach_dispatch_and_receipts_only() -> None:

@@ -1,5 +1,5 @@
-"""NetworkPolicies allow only DESIGN.md's flows; the metrics are scraped and alerted on; the
-intake Ingress publishes the API alone."""
+"""NetworkPolicies allow only DESIGN.md's flows; the metrics are scraped (on the ops port,
+apart from the API) and alerted on; the intake Ingress publishes the API alone."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from tests.unit.chart.rendering import (
 
 FULL = ("full-values.yaml",)
 BROKERS = {5671, 5672, 6379}
+MONITORING = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+HELM_TEST = "test"  # the `helm test` pod's component; its policy is a test hook too
 
 
 def policies(values: tuple[str, ...]) -> dict[str, Manifest]:
@@ -38,7 +40,8 @@ def egress_ports(policy: Manifest) -> set[int]:
 def test_every_pod_is_isolated_both_ways(values: tuple[str, ...]) -> None:
     manifests = render(values)
     found = policies(values)
-    assert set(found) == set(deployments(manifests))
+    assert set(found) == set(deployments(manifests)) | {HELM_TEST}
+    del found[HELM_TEST]  # tests/unit/chart/test_helm_test.py
     for service, policy in found.items():
         assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
         selected = deployments(manifests)[service]["spec"]["selector"]["matchLabels"]
@@ -47,16 +50,47 @@ def test_every_pod_is_isolated_both_ways(values: tuple[str, ...]) -> None:
             assert rule["ports"], f"{service}: a rule without ports allows every port"
 
 
-def test_only_intake_and_the_simulator_take_traffic_other_than_the_metrics_scrape() -> None:
-    monitoring = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
-    }
+@pytest.mark.parametrize("values", [(), FULL])
+def test_the_scraper_reaches_the_ops_port_only_and_only_from_the_monitoring_namespace(
+    values: tuple[str, ...],
+) -> None:
+    for service, policy in policies(values).items():
+        if service == HELM_TEST:
+            continue
+        scrape = [r for r in policy["spec"]["ingress"] if MONITORING in r.get("from", [])]
+        assert scrape == [{"ports": [{"port": "ops", "protocol": "TCP"}], "from": [MONITORING]}]
+        for rule in policy["spec"]["ingress"]:
+            for peer in rule.get("from", []):
+                assert peer.get("namespaceSelector") != {}, f"{service}: every namespace"
+
+
+def test_no_metrics_scraper_is_admitted_when_metrics_from_is_empty() -> None:
+    found = policies_with(("networkPolicy.metricsFrom=null",))
+    for service, policy in found.items():
+        peers = [peer for rule in policy["spec"]["ingress"] for peer in rule.get("from", [])]
+        assert all("podSelector" in peer for peer in peers), service  # the helm test pod only
+    assert len(found) == len(policies(()))
+
+
+def policies_with(sets: tuple[str, ...]) -> dict[str, Manifest]:
+    return {component(p) or "": p for p in of_kind(render((), sets), "NetworkPolicy")}
+
+
+def test_only_intake_and_the_simulator_take_traffic_on_their_http_port() -> None:
     release = {"app.kubernetes.io/name": "kprgw", "app.kubernetes.io/instance": "kpr-gateway"}
+    helm_test = release | {"app.kubernetes.io/component": HELM_TEST}
     for service, policy in policies(FULL).items():
+        if service == HELM_TEST:
+            continue
         rules = policy["spec"]["ingress"]
-        metrics = [r for r in rules if r.get("from") == [monitoring]]
-        assert len(metrics) == 1, service
-        others = [r for r in rules if r not in metrics]
+        ops = [
+            r
+            for r in rules
+            if r.get("from") in ([MONITORING], [{"podSelector": {"matchLabels": helm_test}}])
+        ]
+        assert len(ops) == 2, service
+        assert all(r["ports"] == [{"port": "ops", "protocol": "TCP"}] for r in ops)
+        others = [r for r in rules if r not in ops]
         if service == "intake":
             [epj] = others
             assert epj["ports"] == [{"port": "http", "protocol": "TCP"}]
@@ -83,16 +117,24 @@ def test_only_dispatch_and_receipts_reach_nhn() -> None:
 def test_egress_is_dns_the_brokers_nhn_the_registry_and_the_collector() -> None:
     for service, policy in policies(FULL).items():
         expected = {53, 4318, 443}  # DNS, OTLP and the extra rule of the full example
+        if service == HELM_TEST:
+            assert egress_ports(policy) == {53, 9090}  # DNS and the services' ops ports
+            continue
         if service == "simulator":
             expected |= {5671}  # its own broker only
         else:
             expected |= {5671, 6379, 26379}
         if service in {"envelope", "dispatch", "receipts"}:
-            expected |= {8443}  # the Address Registry
+            expected |= {8443, 80}  # the Address Registry and its certificates' CRLs
+        if service == "webhooks":
+            expected |= {443, 8443}  # the EPJ systems' webhooks
         assert egress_ports(policy) == expected, service
     for service, policy in policies(()).items():
+        if service == HELM_TEST:
+            continue
         nhn = {5671} if service in {"dispatch", "receipts"} else set()
-        assert egress_ports(policy) == {53} | BROKERS | nhn, service
+        webhooks = {443} if service == "webhooks" else set()
+        assert egress_ports(policy) == {53} | BROKERS | nhn | webhooks, service
 
 
 def test_network_policies_can_be_left_to_the_cluster() -> None:
@@ -103,7 +145,7 @@ def test_pods_announce_their_metrics() -> None:
     for deployment in deployments(render()).values():
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
-        assert annotations["prometheus.io/port"] == "8080"
+        assert annotations["prometheus.io/port"] == "9090"  # the ops port
         assert annotations["prometheus.io/path"] == "/metrics"
 
 
@@ -119,9 +161,11 @@ def test_the_service_monitor_scrapes_every_service() -> None:
         if selector.items() <= s["metadata"]["labels"].items()
     ]
     assert {component(s) for s in selected} == set(SERVICES)
-    assert all(s["spec"]["ports"][0]["name"] == "http" for s in selected)
+    for service in selected:
+        ports = {port["name"]: port for port in service["spec"]["ports"]}
+        assert ports["ops"]["targetPort"] == "ops"
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "5s"}
+        {"port": "ops", "path": "/metrics", "interval": "15s", "scrapeTimeout": "5s"}
     ]
     assert of_kind(render(), "ServiceMonitor") == []
 
@@ -133,6 +177,11 @@ def metric_is_defined(metric: str) -> bool:
             REPO_ROOT / "libs/observability/src/kpr_gateway/observability/metrics.py"
         ).read_text()
         return '"handled",' in source
+    if metric == "kprgw_external_up":
+        source = (
+            REPO_ROOT / "libs/observability/src/kpr_gateway/observability/health.py"
+        ).read_text()
+        return '"external_up",' in source
     match = re.fullmatch(r"kprgw_([a-z]+)_([a-z_]+?)(_total)?", metric)
     assert match, metric
     service, name, total = match.groups()
@@ -152,7 +201,14 @@ def test_alerts_cover_overdue_parked_certificates_and_dispatch() -> None:
         "KprGatewayNhnMessagesParked",
         "KprGatewayCertificateExpiring",
         "KprGatewayDispatchFailing",
+        "KprGatewayExternalDown",
+        "KprGatewayReceiptsBacklog",
+        "KprGatewayReceiptsBacklogUnknown",
+        "KprGatewayWebhookFailing",
     }
+    assert alerts["KprGatewayReceiptsBacklog"]["for"] == "20m"
+    assert alerts["KprGatewayExternalDown"]["for"] == "5m"
+    assert alerts["KprGatewayExternalDown"]["expr"].endswith("== 0")
     assert alerts["KprGatewayCertificateExpiring"]["expr"].endswith("< 45")
     assert alerts["KprGatewayAppRecOverdue"]["for"] == "30m"
     for alert in alerts.values():
@@ -174,6 +230,10 @@ def test_alerts_use_metrics_the_gateway_exports() -> None:
         "kprgw_receipts_parked_total",
         "kprgw_envelope_certificate_days_left",
         "kprgw_dispatch_send_failures_total",
+        "kprgw_external_up",
+        "kprgw_webhooks_queue_depth",
+        "kprgw_webhooks_queue_limit",
+        "kprgw_webhooks_deliveries_total",
     }
     missing = {metric for metric in metrics if not metric_is_defined(metric)}
     assert not missing, f"no service exports {missing}"
@@ -212,7 +272,10 @@ def notes(values: tuple[str, ...]) -> str:
 def test_the_notes_tell_how_to_check_the_release() -> None:
     text = notes(())
     assert "kubectl --namespace kpr-test rollout status deployment" in text
-    assert "curl -s localhost:8080/readyz" in text
+    assert "helm test kprgw --namespace kpr-test" in text
+    assert "port-forward service/kprgw-kpr-gateway-intake 9090:9090" in text
+    assert "curl -s localhost:9090/readyz" in text
+    assert "curl -s localhost:9090/status" in text
     assert "logs deployment/kprgw-kpr-gateway-envelope" in text
     assert "WARNING: no tenants are configured" in text
     assert "WARNING: nhn.url is empty" in text

@@ -4,6 +4,7 @@ and that they keep pace with the services' settings classes and the tenancy mode
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ def a_tenant(**changes: Any) -> dict[str, Any]:
         ("receipts.settings.credit=0", "credit"),
         ("simulator.settings.rejectShare=2", "rejectShare"),
         ("intake.pdb.maxUnavailable=all", "maxUnavailable"),
+        ("envelope.image.digest=latest", "digest"),
+        ("envelope.image.digest=sha256:ABC", "digest"),
+        ("test.enabled=yes", "enabled"),
     ],
 )
 def test_wrong_types_and_values_are_refused(assignment: str, reported: str) -> None:
@@ -73,7 +77,14 @@ def test_wrong_types_and_values_are_refused(assignment: str, reported: str) -> N
 
 @pytest.mark.parametrize(
     "assignment",
-    ["replica=3", "intake.replica=3", "transform.settings.maxBatchSize=10", "nhn.user=kprgw"],
+    [
+        "replica=3",
+        "intake.replica=3",
+        "transform.settings.maxBatchSize=10",
+        "nhn.user=kprgw",
+        # one digest for every service's image cannot be right: digests are per service
+        "image.digest=sha256:" + "0" * 64,
+    ],
 )
 def test_unknown_keys_are_refused(assignment: str) -> None:
     error = render_failure(sets=(assignment,))
@@ -136,9 +147,12 @@ def test_a_tenants_reporting_block_reaches_the_tenants_file(tmp_path: Path) -> N
     assert entry["epj_clients"][0]["epj_system"] == EPJ_SYSTEM
 
 
+REGISTRY = {"url": "https://ar.example.org/v1/AR", "trustBundle": {"configMapName": "ar-trust"}}
+
+
 def test_with_the_address_registry_a_tenant_needs_no_receiver_certificates(tmp_path: Path) -> None:
     tenant = a_tenant(secrets=PSEUDONYM)
-    values = {"addressRegistry": {"url": "https://ar.example.org/v1/AR"}, "tenants": [tenant]}
+    values = {"addressRegistry": REGISTRY, "tenants": [tenant]}
     manifests = render((values_file(tmp_path, values),))
     assert any(m["kind"] == "ConfigMap" for m in manifests)
 
@@ -181,7 +195,7 @@ def test_with_the_address_registry_a_tenant_needs_no_receiver_certificates(tmp_p
         ),
         (
             {
-                "addressRegistry": {"url": "https://ar.example.org/v1/AR"},
+                "addressRegistry": REGISTRY,
                 "tenants": [
                     a_tenant(receiver_override={"async_queue": "171479_async"}, secrets=PSEUDONYM)
                 ],
@@ -193,8 +207,23 @@ def test_with_the_address_registry_a_tenant_needs_no_receiver_certificates(tmp_p
             "secrets.receiver (KPR's certificates) is needed",
         ),
         (
-            {"addressRegistry": {"url": "https://ar.example.org/v1/AR", "username": "kprgw"}},
+            {"addressRegistry": REGISTRY | {"username": "kprgw"}},
             "addressRegistry: a username needs its passwordSecret",
+        ),
+        (
+            {"addressRegistry": {"url": "https://ar.example.org/v1/AR"}},
+            "addressRegistry.url needs the CA certificates",
+        ),
+        (
+            {
+                "addressRegistry": REGISTRY
+                | {"trustBundle": {"configMapName": "ar-trust", "secretName": "ar-trust"}}
+            },
+            "set configMapName or secretName, not both",
+        ),
+        (
+            {"addressRegistry": REGISTRY | {"url": "http://simulator:8080/registry"}},
+            "http:// needs addressRegistry.allowInsecure",
         ),
     ],
 )
@@ -251,6 +280,7 @@ def test_every_service_has_the_same_workload_options() -> None:
         own = set(properties[service]["properties"])
         extra = {"intake": {"service", "ingress", "annualSpool"}, "simulator": {"enabled", "amqp"}}
         extra["simulator"] |= {"credentialsSecret", "partiesConfigMap", "registryAuth"}
+        extra["webhooks"] = {"caSecret", "egress"}
         missing = {"simulator": {"autoscaling"}}.get(service, set())
         assert own == (common - missing) | extra.get(service, set()), service
 
@@ -283,6 +313,7 @@ def test_the_full_example_sets_every_top_level_option() -> None:
 # Settings the chart sets itself (from other values), and the few it leaves at their defaults.
 CHART_MANAGED = {
     "tenants_file", "rabbitmq_url", "redis_url", "queue_prefix", "key_prefix", "http_port",
+    "ops_port",
     "log_level", "log_json", "traces_console", "drain_seconds",
     "mode", "allow_redis_without_aof", "ledger_check_seconds",  # values.ledger
     "redis_password_file", "redis_ca_file",  # values.redis.passwordSecret, caSecret
@@ -292,10 +323,14 @@ CHART_MANAGED = {
     "parties_file", "amqp_url", "amqp_password_file", "amqp_allow_insecure",
     "registry_url", "registry_username", "registry_password_file",
     "registry_cache_ttl_seconds", "registry_timeout_seconds",
+    "registry_trust_bundle_file", "registry_receiver_org_number", "registry_revocation",
+    "registry_crl_timeout_seconds", "registry_allow_insecure",  # values.addressRegistry
+    "ca_file",  # values.webhooks.caSecret
     "annual_spool_dir",
 }  # fmt: skip
 LEFT_AT_DEFAULT = {
     "http_host",  # a container listens on all its interfaces
+    "ops_host",
     "key_password_file",  # the simulator's test keys are not encrypted
     "previous_encryption_certificate",  # no key rotation in the simulator
     "previous_encryption_key",
@@ -350,4 +385,11 @@ def test_tenants_in_values_are_tenants_file_entries() -> None:
     override = chart["properties"]["receiver_override"]["properties"]
     override.update({"encryption_certificate": {}, "signing_certificate": {}})
     chart["properties"]["nhn"]["properties"]["password_file"] = {}
+    # A client's webhook names its Secret; the chart writes the file's path in its place.
+    webhook = copy.deepcopy(SCHEMA["definitions"]["webhook"])
+    del webhook["properties"]["secret"]
+    webhook["properties"]["secret_file"] = {}
+    oauth_clients = chart["properties"]["oauth"]["properties"]["clients"]
+    for clients in (chart["properties"]["epj_clients"], oauth_clients):
+        clients["items"]["properties"]["webhook"] = webhook
     compare_fields(chart, model, definitions, "tenant")

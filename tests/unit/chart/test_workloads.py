@@ -21,11 +21,13 @@ from tests.unit.chart.rendering import (
     of_kind,
     pod_spec,
     render,
+    render_failure,
     render_text,
 )
 
 FULL = ("full-values.yaml",)
 DEFAULTS: tuple[str, ...] = ()
+WITH_HTTP_APP = {"intake", "transform", "simulator"}  # API, operator actions, registry
 VALUES_SETS = [DEFAULTS, FULL, ("dev-values.yaml",), ("validation-values.yaml",)]
 VALUES_SETS += [("bundled-redis-values.yaml",)]
 
@@ -58,6 +60,17 @@ def test_each_service_has_its_image() -> None:
     full = {s: container(d)["image"] for s, d in deployments(render(FULL)).items()}
     assert full["transform"] == "registry.example.org/kpr/kpr-gateway-transform:0.1.0-rc.1"
     assert full["intake"] == "registry.example.org/kpr/intake-custom:0.1.0-hotfix"
+    # a digest wins over the tag (envelope's own tag and the global one alike)
+    digest = "sha256:" + "0" * 63 + "1"
+    assert full["envelope"] == f"registry.example.org/kpr/kpr-gateway-envelope@{digest}"
+
+
+def test_a_digest_pins_an_image_whatever_its_tag() -> None:
+    digest = "sha256:" + "ab" * 32
+    sets = (f"dispatch.image.digest={digest}", "dispatch.image.tag=moved", "image.tag=t")
+    images = {s: container(d)["image"] for s, d in deployments(render((), sets)).items()}
+    assert images["dispatch"] == f"ghcr.io/kpr-gateway/kpr-gateway-dispatch@{digest}"
+    assert images["intake"] == "ghcr.io/kpr-gateway/kpr-gateway-intake:t"
 
 
 def test_updates_roll_one_new_pod_in_before_an_old_one_goes(deployment: Manifest) -> None:
@@ -67,16 +80,23 @@ def test_updates_roll_one_new_pod_in_before_an_old_one_goes(deployment: Manifest
     assert strategy["rollingUpdate"]["maxSurge"] >= 1
 
 
-def test_probes_ask_readyz_and_healthz_on_the_http_port(deployment: Manifest) -> None:
+def test_probes_ask_readyz_and_healthz_on_the_ops_port(deployment: Manifest) -> None:
     main = container(deployment)
+    service = component(deployment)
+    assert service is not None
     ports = {port["name"]: port["containerPort"] for port in main["ports"]}
-    assert ports == {"http": 8080}
-    prefix = f"KPRGW_{component(deployment).upper()}_"  # type: ignore[union-attr]
     env = {v["name"]: v.get("value") for v in main["env"]}
-    assert env[f"{prefix}HTTP_PORT"] == "8080"
-    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert main["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    prefix = f"KPRGW_{service.upper()}_"
+    if service in WITH_HTTP_APP:
+        assert ports == {"http": 8080, "ops": 9090}
+        assert env[f"{prefix}HTTP_PORT"] == "8080"
+    else:  # nothing listens on an HTTP port of theirs: none is declared
+        assert ports == {"ops": 9090}
+        assert f"{prefix}HTTP_PORT" not in env
+    assert env[f"{prefix}OPS_PORT"] == "9090"
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert main["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
     # readiness waits out its checks (2 s each, 4 s in all) before it counts as failed
     assert main["readinessProbe"]["timeoutSeconds"] >= 5
 
@@ -152,16 +172,22 @@ def test_each_service_has_its_own_service_account_without_a_token() -> None:
     assert intake_account["metadata"]["annotations"] == {"example.org/owner": "kpr-team"}
 
 
+def test_intakes_api_cannot_take_the_ops_port_of_its_service() -> None:
+    error = render_failure(sets=("intake.service.port=9090",))
+    assert "intake.service.port: 9090 is the Service's ops port" in error
+
+
 @pytest.mark.parametrize("values", [DEFAULTS, FULL])
-def test_each_service_has_a_service_on_its_http_port(values: tuple[str, ...]) -> None:
+def test_each_service_has_a_service_on_its_ports(values: tuple[str, ...]) -> None:
     manifests = render(values)
     for service, deployment in deployments(manifests).items():
         selected = deployment["spec"]["selector"]["matchLabels"]
         [own] = [s for s in of_kind(manifests, "Service") if s["spec"]["selector"] == selected]
         assert component(own) == service
-        [port] = own["spec"]["ports"]
-        assert port["targetPort"] == "http"
-        assert port["name"] == "http"
+        ports = {port["name"]: port for port in own["spec"]["ports"]}
+        assert set(ports) == ({"http", "ops"} if service in WITH_HTTP_APP else {"ops"}), service
+        assert all(port["targetPort"] == name for name, port in ports.items())
+        assert ports["ops"]["port"] == 9090
 
 
 def test_disruption_budgets_keep_pods_up_during_node_drains() -> None:
@@ -171,15 +197,32 @@ def test_disruption_budgets_keep_pods_up_during_node_drains() -> None:
         assert budget["spec"]["maxUnavailable"] == 1
         assert budget["spec"]["selector"] == deployment["spec"]["selector"]
     budgets = {component(p): p["spec"] for p in of_kind(render(FULL), "PodDisruptionBudget")}
-    assert budgets["intake"] == {"minAvailable": 2, "selector": budgets["intake"]["selector"]}
+    assert budgets["intake"] == {
+        "minAvailable": 2,
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        "selector": budgets["intake"]["selector"],
+    }
     assert budgets["transform"]["maxUnavailable"] == "50%"
     assert "receipts" not in budgets  # pdb.enabled: false
+
+
+@pytest.mark.parametrize("values", VALUES_SETS, ids=lambda v: v[0] if v else "defaults")
+def test_node_drains_never_wait_on_pods_that_are_not_ready(values: tuple[str, ...]) -> None:
+    budgets = {component(p): p["spec"] for p in of_kind(render(values), "PodDisruptionBudget")}
+    for service in deployments(render(values)):
+        if service in budgets:
+            assert budgets[service]["unhealthyPodEvictionPolicy"] == "AlwaysAllow", service
+    # the bundled Redis waits for its operator on purpose (maxUnavailable 0): left alone
+    if "redis" in budgets:
+        assert budgets["redis"]["maxUnavailable"] == 0
+        assert "unhealthyPodEvictionPolicy" not in budgets["redis"]
 
 
 def test_autoscaled_deployments_leave_the_replica_count_to_the_autoscaler() -> None:
     manifests = render(FULL)
     scalers = {component(h): h for h in of_kind(manifests, "HorizontalPodAutoscaler")}
-    assert set(scalers) == {"intake", "envelope", "dispatch"}  # transform: one active replica
+    # transform: one active replica
+    assert set(scalers) == {"intake", "envelope", "dispatch", "webhooks"}
     for service, deployment in deployments(manifests).items():
         if service in scalers:
             assert "replicas" not in deployment["spec"]

@@ -80,7 +80,7 @@ class StartWithRegistry(Protocol):
 
 @pytest.fixture
 async def with_registry(
-    registry_tenants: TenantsFile, ledger: Ledger, tmp_path: Path
+    registry_tenants: TenantsFile, ledger: Ledger, tmp_path: Path, pki: DevPki, short_pki: DevPki
 ) -> AsyncIterator[StartWithRegistry]:
     """envelope built as the runtime builds it, its directory over the simulated registry."""
     stack = AsyncExitStack()
@@ -94,7 +94,7 @@ async def with_registry(
     ) -> Running:
         endpoint = Endpoint(registry)
         directory = await stack.enter_async_context(
-            directory_over_asgi(endpoint, FakeAsyncRedis(), tmp_path)
+            directory_over_asgi(endpoint, FakeAsyncRedis(), tmp_path, trusted=[pki, short_pki])
         )
         broker = MemoryBroker(delay_scale=0.001)
         bus = MemoryBus(service_name="envelope", broker=broker)

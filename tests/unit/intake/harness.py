@@ -27,7 +27,6 @@ from kpr_gateway.intake.oauth import OAuthConfig, TokenVerifier
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import KeySpace, Ledger
 from kpr_gateway.observability import setup_logging
-from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.logging import ServiceLogHandler
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import EVENTS, Delivery, MemoryBroker, MemoryBus
@@ -108,6 +107,7 @@ async def intake_app(
     per_second: int = 1000,
     limiter_clock: Callable[[], float] = time.time,
     published: Published | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, JwksCache | None, Ledger]]:
     """The app as ``build`` wires it (tokens, key space), with an HTTP client on it;
     ``published`` collects what it publishes."""
@@ -137,8 +137,7 @@ async def intake_app(
         bus=bus,
         limiter=RateLimiter(redis, per_second=per_second, prefix=key_prefix, clock=limiter_clock),
         limits=IntakeLimits(max_batch_events=50, max_body_bytes=64 * 1024, chunk_events=10),
-        metrics=ServiceMetrics("intake"),
-        readiness=readiness_checks({"broker": bus.ping}),
+        metrics=metrics or ServiceMetrics("intake"),
         tokens=tokens,
         keys=KeySpace(key_prefix),
     )

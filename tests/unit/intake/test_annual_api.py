@@ -24,7 +24,6 @@ from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import Ledger, ReceiptOutcome
 from kpr_gateway.messages.msghead import document_bytes, parse_msghead
 from kpr_gateway.messages.packing import Packing
-from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import MESSAGES, Delivery, MemoryBroker, MemoryBus, PublishError
 from kpr_gateway.pipeline.contracts import BuiltMessage
@@ -66,6 +65,16 @@ def tenants_file(world: DemoWorld) -> Path:
     for tenant in document["tenants"]:
         tenant["epj_clients"][0]["scopes"] = scopes[tenant["id"]]
     path = world.tenants_file.with_name("tenants-annual.yaml")
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def production_tenants_file(tenants_file: Path) -> Path:
+    """The same tenants, bergen sending to KPR in production."""
+    document = yaml.safe_load(tenants_file.read_text())
+    document["tenants"][0]["environment"] = "production"
+    path = tenants_file.with_name("tenants-annual-production.yaml")
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
@@ -130,7 +139,6 @@ async def _annual(
         limiter=RateLimiter(redis, per_second=1000, clock=Clock()),
         limits=IntakeLimits(max_batch_events=50, max_body_bytes=64 * 1024, chunk_events=10),
         metrics=ServiceMetrics("intake"),
-        readiness=readiness_checks({"broker": bus.ping}),
         annual=options,
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
@@ -144,6 +152,17 @@ async def _annual(
         await client.aclose()
         await consumer.stop()
         await bus.stop()
+
+
+@pytest.fixture
+async def in_production(
+    production_tenants_file: Path, world: DemoWorld, tmp_path: Path
+) -> AsyncIterator[Annual]:
+    """intake for bergen in production (its test submissions go to KPR Validering)."""
+    spool = tmp_path / "spool"
+    options = AnnualOptions(spool_dir=spool, max_file_bytes=1024 * 1024)
+    async for running in _annual(production_tenants_file, world, spool, options):
+        yield running
 
 
 @pytest.fixture
@@ -341,6 +360,7 @@ async def test_the_annual_scope_is_needed_to_submit_and_read_or_annual_to_read(
         ({"year": "20x5"}, 422, "year"),
         ({"year": "1999"}, 422, "year"),
         ({"environment": "production"}, 422, "environment"),
+        ({"environment": "communication-test"}, 422, "environment"),
         ({"environment": "moon"}, 422, "environment"),
         ({"replace": "perhaps"}, 422, "replace"),
         ({"replace": "true", "reason": "see 01017012345"}, 422, "reason"),
@@ -458,3 +478,108 @@ async def test_a_sweep_publishes_what_a_failed_publish_left_without_any_request(
     finally:
         await intake.close()
     assert sorted(m.msg_type for m in annual.published) == ["KPR_IDE", "KPR_IPL"]
+
+
+def _receiver_her_id(message: BuiltMessage) -> str:
+    receiver = parse_msghead(message.document).receiver
+    assert receiver.service is not None
+    return receiver.service.her_id
+
+
+async def test_a_test_submission_goes_to_kpr_validering_and_says_so(
+    in_production: Annual,
+) -> None:
+    response = await in_production.submit(form={"environment": "validation"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["environment"] == "validation"
+    # both messages are addressed to KPR Validering, and name it for envelope, dispatch, receipts
+    assert sorted(m.msg_type for m in in_production.published) == ["KPR_IDE", "KPR_IPL"]
+    for message in in_production.published:
+        assert message.environment == "validation"
+        assert _receiver_her_id(message) == "171479"
+        record = await in_production.ledger.get_message("bergen", str(message.msg_id))
+        assert record is not None
+        assert record.environment == "validation"
+    read = await in_production.client.get(
+        body["links"]["self"], headers=in_production.auth("bergen")
+    )
+    assert read.json()["environment"] == "validation"
+
+
+async def test_without_an_environment_a_submission_goes_to_the_tenant_s_own(
+    in_production: Annual,
+) -> None:
+    body = (await in_production.submit()).json()
+    assert body["environment"] == "production"
+    assert {m.environment for m in in_production.published} == {"production"}
+    assert {_receiver_her_id(m) for m in in_production.published} == {"122612"}
+
+
+async def test_a_test_submission_neither_blocks_nor_counts_as_the_year_s_submission(
+    in_production: Annual,
+) -> None:
+    test = (await in_production.submit(form={"environment": "validation"})).json()
+    assert test["status"] == "sending"
+    # the test waits for KPR Validering's AppRec: the real one is not blocked by it
+    real = await in_production.submit()
+    assert real.status_code == 201, real.text
+    real_id = real.json()["submission_id"]
+    # each waits for its own AppRec: a second of either kind is 409, naming its own kind's
+    again = await in_production.submit(form={"environment": "validation"})
+    assert again.status_code == 409
+    assert again.json()["details"][0] == {"submission_id": test["submission_id"], "rule": "pending"}
+    again = await in_production.submit()
+    assert again.json()["details"][0] == {"submission_id": real_id, "rule": "pending"}
+
+    # KPR Validering acknowledged the test, KPR rejected the real one: the year has no accepted
+    # submission, so the next real one needs no replace (the test does not count)
+    await in_production.answer(test["messages"][0]["msg_id"], 1)
+    await in_production.answer(real.json()["messages"][0]["msg_id"], 2)
+    next_real = await in_production.submit()
+    assert next_real.status_code == 201, next_real.text
+    assert next_real.json()["replaces"] is None
+    assert next_real.json()["environment"] == "production"
+    # while the acknowledged test still stands for KPR Validering
+    retest = await in_production.submit(form={"environment": "validation"})
+    assert retest.status_code == 409
+    assert retest.json()["details"][0] == {
+        "submission_id": test["submission_id"],
+        "rule": "replace_required",
+    }
+    listed = await in_production.client.get(
+        "/v1/annual-submissions", params={"year": 2025}, headers=in_production.auth("bergen")
+    )
+    assert [(s["environment"], s["status"]) for s in listed.json()["submissions"]] == [
+        ("validation", "acknowledged"),
+        ("production", "rejected"),
+        ("production", "sending"),
+    ]
+
+
+async def test_only_the_tenant_s_own_environment_or_validation_is_accepted(
+    in_production: Annual,
+) -> None:
+    response = await in_production.submit(form={"environment": "communication-test"})
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_submission"
+    assert response.json()["details"] == [
+        {
+            "field": "environment",
+            "reason": "production (the tenant's own) or validation (a test submission to "
+            "KPR Validering)",
+        }
+    ]
+    assert in_production.published == []
+
+
+async def test_the_openapi_description_documents_the_environment(annual: Annual) -> None:
+    spec = (await annual.client.get("/openapi.json")).json()
+    submit = spec["paths"]["/v1/annual-submissions"]["post"]
+    form = submit["requestBody"]["content"]["multipart/form-data"]["schema"]
+    environment = form["properties"]["environment"]
+    assert "validation" in environment["enum"]
+    assert "KPR Validering" in environment["description"]
+    assert "neither blocks nor replaces" in submit["description"]
+    answer = spec["components"]["schemas"]["AnnualSubmissionStatus"]["properties"]
+    assert "KPR Validering" in answer["environment"]["description"]

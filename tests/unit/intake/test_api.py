@@ -20,7 +20,6 @@ from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.intake.schemas import BatchResult
 from kpr_gateway.ledger import EventState, Ledger
 from kpr_gateway.messages.iplos_kpr import Notification
-from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import EVENTS, Delivery, MemoryBroker, MemoryBus, PublishError
 from kpr_gateway.pipeline.contracts import EventChunk
@@ -47,10 +46,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
 
 
 class Intake:
-    def __init__(self, client: httpx.AsyncClient, bus: FlakyBus, ledger: Ledger) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, bus: FlakyBus, ledger: Ledger, metrics: ServiceMetrics
+    ) -> None:
         self.client = client
         self.bus = bus
         self.ledger = ledger
+        self.metrics = metrics
         self.chunks: list[EventChunk] = []
 
     async def record(self, delivery: Delivery) -> None:
@@ -82,10 +84,9 @@ async def intake(world: DemoWorld) -> AsyncIterator[Intake]:
         limiter=RateLimiter(ledger.redis, per_second=20, clock=Clock()),
         limits=IntakeLimits(max_batch_events=5, max_body_bytes=4096, chunk_events=2),
         metrics=metrics,
-        readiness=readiness_checks({"broker": bus.ping, "redis": ledger.ping}),
     )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
-    harness = Intake(client, bus, ledger)
+    harness = Intake(client, bus, ledger, metrics)
     consumer.subscribe(EVENTS, harness.record)
     await bus.start()
     await consumer.start()
@@ -270,17 +271,16 @@ async def test_broker_down_is_503_and_a_retry_publishes(intake: Intake, world: D
     assert intake.published_ids() == [body["event_id"]]
 
 
-async def test_health_metrics_and_openapi(intake: Intake, world: DemoWorld) -> None:
-    assert (await intake.client.get("/healthz")).status_code == 200
-    ready = await intake.client.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["checks"] == {"broker": True, "redis": True}
+async def test_the_api_has_no_health_or_metrics_routes(intake: Intake, world: DemoWorld) -> None:
+    # They are on the ops port (the runtime's), which only the monitoring namespace reaches.
+    for path in ("/healthz", "/readyz", "/status", "/metrics"):
+        assert (await intake.client.get(path)).status_code == 404, path
     await intake.client.post("/v1/events", json=one(50), headers=auth(world, "bergen"))
-    metrics = (await intake.client.get("/metrics")).text
-    assert 'kprgw_intake_events_total{outcome="accepted",tenant="bergen"} 1.0' in metrics
+    accepted = {"outcome": "accepted", "tenant": "bergen"}
+    assert intake.metrics.registry.get_sample_value("kprgw_intake_events_total", accepted) == 1
     spec = (await intake.client.get("/openapi.json")).json()
     assert {"/v1/events", "/v1/events/batch", "/v1/events/{event_id}"} <= set(spec["paths"])
-    assert "/healthz" not in spec["paths"]
+    assert "/metrics" not in spec["paths"]
 
 
 def _request_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:

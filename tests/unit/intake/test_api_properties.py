@@ -18,7 +18,6 @@ from kpr_gateway.cli.demo.world import DemoWorld, create_world
 from kpr_gateway.intake.app import IntakeLimits, create_app
 from kpr_gateway.intake.ratelimit import RateLimiter
 from kpr_gateway.ledger import Ledger
-from kpr_gateway.observability.health import readiness_checks
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.pipeline import MemoryBroker, MemoryBus
 from kpr_gateway.tenancy import load_tenants
@@ -53,7 +52,6 @@ def intake_schema(world: DemoWorld) -> Any:
         limiter=RateLimiter(ledger.redis, per_second=1_000_000),
         limits=IntakeLimits(max_batch_events=20, max_body_bytes=256 * 1024, chunk_events=5),
         metrics=ServiceMetrics("intake"),
-        readiness=readiness_checks({"broker": bus.ping, "redis": ledger.ping}),
     )
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 

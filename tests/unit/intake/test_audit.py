@@ -15,7 +15,8 @@ from fakeredis import FakeAsyncRedis
 
 from kpr_gateway.cli.demo.samples import event
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
-from kpr_gateway.ledger import BatchMessage, Ledger, NewEvent
+from kpr_gateway.ledger import BatchMessage, Ledger, NewAnnualSubmission, NewEvent
+from kpr_gateway.observability import ServiceMetrics
 from kpr_gateway.tenancy import TenantsFile, load_tenants
 from tests.unit.intake.harness import LogLines, captured_logs, intake_app
 
@@ -115,9 +116,59 @@ async def test_reading_another_tenant_s_message_is_404_and_audited(api: Api) -> 
     )
 
 
+async def test_reading_another_tenant_s_annual_submission_is_404_and_audited(api: Api) -> None:
+    submission_id = str(uuid.uuid4())
+    await api.ledger.annual.record(
+        "bergen",
+        NewAnnualSubmission(
+            submission_id=submission_id,
+            year=2025,
+            environment="validation",
+            report={"sendable": False, "persons": 1, "findings": []},
+            persons=1,
+            trace_id=None,
+            traceparent=None,
+            messages=None,
+        ),
+    )
+    route = "/v1/annual-submissions/{submission_id}"
+    own = await api.client.get(f"/v1/annual-submissions/{submission_id}", headers=api.key("bergen"))
+    assert own.status_code == 200
+    assert api.logs.audit() == []
+
+    foreign = await api.client.get(
+        f"/v1/annual-submissions/{submission_id}", headers=api.key("trondheim")
+    )
+    nowhere = await api.client.get(
+        f"/v1/annual-submissions/{uuid.uuid4()}", headers=api.key("trondheim")
+    )
+    assert (foreign.status_code, nowhere.status_code) == (404, 404)
+    # No oracle: the two answers differ only in the id they name.
+    assert foreign.json()["error"] == nowhere.json()["error"] == "not_found"
+    assert foreign.json()["message"].replace(submission_id, "") == nowhere.json()[
+        "message"
+    ].replace(nowhere.url.path.rsplit("/", 1)[1], "")
+    [record] = api.logs.audit()
+    assert record == record | {
+        "audit_event": "cross_tenant_read",
+        "outcome": "denied",
+        "level": "WARNING",
+        "tenant": "trondheim",
+        "client": "trondheim-epj",
+        "auth_method": "api_key",
+        "owner_tenant": "bergen",
+        "resource": "annual_submission",
+        "resource_id": submission_id,
+        "route": route,
+        "http_method": "GET",
+        "service": "intake",
+    }
+
+
 async def test_missing_ids_and_own_reads_are_not_audited(api: Api) -> None:
     await api.client.get(f"/v1/events/{uuid.uuid4()}", headers=api.key("bergen"))
     await api.client.get(f"/v1/messages/{uuid.uuid4()}", headers=api.key("bergen"))
+    await api.client.get(f"/v1/annual-submissions/{uuid.uuid4()}", headers=api.key("bergen"))
     assert api.logs.audit() == []
 
 
@@ -154,7 +205,13 @@ async def test_a_missing_scope_is_403_and_audited(api: Api) -> None:
     assert READ_ONLY_KEY not in api.logs.text
 
 
-async def test_audit_records_are_counted(api: Api) -> None:
-    await api.client.post("/v1/events", json={})
-    metrics = (await api.client.get("/metrics")).text
-    assert 'kprgw_intake_audit_total{event="authentication_failed"} 1.0' in metrics
+async def test_audit_records_are_counted(tenants: TenantsFile) -> None:
+    metrics = ServiceMetrics("intake")
+    async with intake_app(tenants, FakeAsyncRedis(), jwks_url=None, metrics=metrics) as (
+        client,
+        _,
+        _,
+    ):
+        await client.post("/v1/events", json={})
+    failed = {"event": "authentication_failed"}
+    assert metrics.registry.get_sample_value("kprgw_intake_audit_total", failed) == 1.0

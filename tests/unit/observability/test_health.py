@@ -8,17 +8,14 @@ from collections.abc import Mapping
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from kpr_gateway.observability import (
+    ExternalSystems,
     GracefulShutdown,
     HealthServer,
     HealthServerError,
     Readiness,
     ServiceMetrics,
-    add_health_routes,
     health_app,
     readiness_checks,
 )
@@ -130,17 +127,112 @@ async def test_metrics_endpoint() -> None:
     assert openmetrics.text.endswith("# EOF\n")
 
 
-async def test_routes_added_to_an_existing_app() -> None:
-    async def hello(_: Request) -> Response:
-        return PlainTextResponse("hello")
+class Switch:
+    """An external system's check that a test turns on and off, counting the calls."""
 
-    app = Starlette(routes=[Route("/v1/hello", hello)])
-    add_health_routes(app, fixed({"redis": False}), ServiceMetrics("intake").registry)
+    def __init__(self, up: bool) -> None:
+        self.up = up
+        self.calls = 0
+
+    async def __call__(self) -> bool:
+        self.calls += 1
+        return self.up
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_external_systems_down_leave_readiness_alone_and_show_in_status() -> None:
+    metrics = ServiceMetrics("dispatch")
+    nhn, registry = Switch(up=False), Switch(up=True)
+    external = ExternalSystems({"nhn": nhn, "address_registry": registry}, metrics.registry)
+    app = health_app(fixed({"broker": True, "redis": True}), metrics.registry, external=external)
     async with client(app) as http:
-        assert (await http.get("/v1/hello")).text == "hello"
-        assert (await http.get("/healthz")).status_code == 200
-        assert (await http.get("/readyz")).status_code == 503
-        assert (await http.get("/metrics")).status_code == 200
+        ready = await http.get("/readyz")
+        status = await http.get("/status")
+        scraped = await http.get("/metrics")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"broker": True, "redis": True},
+        "failed": [],
+    }
+    assert status.status_code == 200
+    assert status.json() == {
+        "status": "ready",
+        "checks": {"broker": True, "redis": True},
+        "failed": [],
+        "external": {"nhn": False, "address_registry": True},
+        "unavailable": ["nhn"],
+    }
+    assert 'kprgw_external_up{system="nhn"} 0.0' in scraped.text
+    assert 'kprgw_external_up{system="address_registry"} 1.0' in scraped.text
+
+
+async def test_status_shows_failed_readiness_without_failing_itself() -> None:
+    external = ExternalSystems({"nhn": Switch(up=True)}, ServiceMetrics("t").registry)
+    app = health_app(
+        fixed({"broker": True, "redis": False}), ServiceMetrics("t").registry, external=external
+    )
+    async with client(app) as http:
+        status = await http.get("/status")
+    assert status.status_code == 200
+    assert status.json()["status"] == "not_ready"
+    assert status.json()["failed"] == ["redis"]
+    assert status.json()["unavailable"] == []
+
+
+async def test_without_external_systems_the_status_has_none() -> None:
+    shutdown = GracefulShutdown()
+    app = health_app(fixed({"broker": True}), ServiceMetrics("t").registry, shutdown=shutdown)
+    async with client(app) as http:
+        shutdown.request()
+        status = await http.get("/status")
+        scraped = await http.get("/metrics")
+    assert status.status_code == 200
+    assert status.json() == {"status": "draining", "external": {}, "unavailable": []}
+    assert "kprgw_external_up" not in scraped.text
+
+
+async def test_external_checks_are_asked_at_most_once_per_interval() -> None:
+    clock = Clock()
+    nhn = Switch(up=True)
+    external = ExternalSystems(
+        {"nhn": nhn}, ServiceMetrics("t").registry, interval=5.0, clock=clock
+    )
+    assert await external.check() == {"nhn": True}
+    nhn.up = False
+    clock.now += 4.9
+    assert await external.check() == {"nhn": True}  # the answer of 4.9 s ago
+    assert nhn.calls == 1
+    clock.now += 0.1
+    assert await external.check() == {"nhn": False}
+    assert nhn.calls == 2
+    # callers at the same moment share one round of checks
+    clock.now += 10
+    await asyncio.gather(*(external.check() for _ in range(5)))
+    assert nhn.calls == 3
+
+
+async def test_a_raising_or_hanging_external_check_counts_as_down() -> None:
+    async def raising() -> bool:
+        raise ConnectionError(f"refused for {FNR}")
+
+    async def hanging() -> bool:
+        await asyncio.sleep(30)
+        return True
+
+    metrics = ServiceMetrics("t")
+    external = ExternalSystems(
+        {"nhn": raising, "address_registry": hanging}, metrics.registry, timeout=0.05
+    )
+    assert await external.check() == {"nhn": False, "address_registry": False}
+    assert metrics.registry.get_sample_value("kprgw_external_up", {"system": "nhn"}) == 0.0
 
 
 async def test_health_server_serves_in_the_running_loop_and_leaves_signals_alone() -> None:

@@ -76,6 +76,7 @@ def test_ids_are_replaced(text: str, expected: str) -> None:
         "msg 5d1f6c3e-1b1b-4b0f-a7a3-123456789012",
         "traceparent 00-12345678901234567890123456789012-1234567890123456-01",
         "span 12345678901abcde",  # a span id whose digits happen to look like an id
+        "a000000/14909e29-d7c1-e48f-051c-2546cba9b683",  # six digits, a separator, a UUID
         "no digits at all",
         "",
     ],

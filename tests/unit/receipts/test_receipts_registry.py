@@ -82,7 +82,9 @@ async def running(tmp_path: Path, pki: DevPki) -> AsyncIterator[Running]:
     bus = MemoryBus(service_name="receipts", broker=broker)
     transport = RecordingTransport(InMemoryNhnBroker())
     metrics = ServiceMetrics("receipts", registry=None)
-    async with directory_over_asgi(endpoint, FakeAsyncRedis(), tmp_path) as directory:
+    async with directory_over_asgi(
+        endpoint, FakeAsyncRedis(), tmp_path, trusted=[pki]
+    ) as directory:
         receipts = Receipts(
             tenants=tenants,
             decryption=load_decryption_keys(tenants),

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from kpr_gateway.security.devpki import DevPki
-from tests.unit.registry.support import PARTIES
+from tests.unit.registry.support import CRL_URL, PARTIES
 
 
 @pytest.fixture(scope="session")
 def pki() -> DevPki:
-    return DevPki.create(PARTIES)
+    return DevPki.create(PARTIES, crl_url=CRL_URL)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """A development PKI, the simulated registry on a real Starlette app, and tenants using it.
 
 The client under test talks HTTP to the simulator's registry app through httpx's ASGI
-transport: the real app, the real client, no sockets.
+transport: the real app, the real client, no sockets. The PKI's certificates name a CRL at
+``CRL_URL`` (on the same app, when ``registry_app`` is given one), and ``trust_of`` trusts the
+PKI's CA, fetching CRLs through the client's pool, as the runtime does.
 """
 
 from __future__ import annotations
@@ -12,10 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography import x509
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from kpr_gateway.registry import AddressRegistryClient
+from kpr_gateway.registry import (
+    AddressRegistryClient,
+    CertificateTrust,
+    CrlChecker,
+    ReceiverDirectory,
+    RevocationMode,
+)
 from kpr_gateway.security.devpki import DevPki
 from kpr_gateway.simulator import ReceiverCredentials, known_sender
 from kpr_gateway.simulator.registry import RegistryParty, SimulatedRegistry, simulated_registry
@@ -31,6 +43,9 @@ SENDER_ERROR = "kommune-50002_error"
 FHI_HER_ID = "85217"
 KPR_VALIDATION = "171479"
 KPR_PRODUCTION = "122612"
+CRL_PATH = "/crl/dev-ca.crl"
+CRL_URL = f"{BASE}{CRL_PATH}"
+CRL_MEDIA_TYPE = "application/pkix-crl"
 
 
 def fhi_credentials(pki: DevPki) -> ReceiverCredentials:
@@ -57,8 +72,35 @@ def custom_registry(parties: Iterable[RegistryParty], **options: Any) -> Simulat
     return SimulatedRegistry(parties, **options)
 
 
-def registry_app(registry: SimulatedRegistry) -> Starlette:
-    return Starlette(routes=registry_routes(registry))
+def registry_app(registry: SimulatedRegistry, *, crl: bytes | None = None) -> Starlette:
+    """The registry; with ``crl``, that CRL at ``CRL_PATH`` too (else a 404 there)."""
+    routes: list[BaseRoute] = list(registry_routes(registry))
+    if crl is not None:
+        routes.append(crl_route(crl))
+    return Starlette(routes=routes)
+
+
+def crl_route(crl: bytes, path: str = CRL_PATH) -> Route:
+    async def endpoint(request: Request) -> Response:
+        return Response(crl, media_type=CRL_MEDIA_TYPE)
+
+    return Route(path, endpoint, methods=["GET"])
+
+
+def trust_of(
+    client: AddressRegistryClient,
+    *issuers: x509.Certificate,
+    mode: RevocationMode = RevocationMode.HARD_FAIL,
+) -> CertificateTrust:
+    """Trust in ``issuers``, CRLs fetched through the client's pool (hard-fail: production's)."""
+    return CertificateTrust(issuers, CrlChecker(client.http, mode=mode, timeout=2.0))
+
+
+def trusting_directory(
+    client: AddressRegistryClient, pki: DevPki, **options: Any
+) -> ReceiverDirectory:
+    """The directory over ``client`` (or a cache of it), trusting ``pki``'s CA."""
+    return ReceiverDirectory(client, trust=trust_of(client, pki.ca.certificate), **options)
 
 
 @asynccontextmanager

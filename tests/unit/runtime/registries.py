@@ -6,17 +6,25 @@ with queue names no override uses, so a test can tell where a receiver came from
 registry sits behind an ``Endpoint`` whose registry a test can swap (KPR rotating its
 certificates). Services reach it through the runtime's own factories, over httpx's ASGI
 transport (no sockets) or a real local port.
+
+The registry's certificates are trusted when their PKI is among ``trusted`` (its CA goes in
+the trust bundle; without any, a CA that issued nothing here), over plain HTTP
+(``registry_allow_insecure``), with revocation soft-failing: these PKIs publish no CRLs
+(revocation itself is tested in ``tests/unit/registry``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
@@ -78,18 +86,53 @@ class Endpoint:
         await self._app(scope, receive, send)
 
 
-def settings_for(url: str, tmp_path: Path, **options: Any) -> RegistryServiceSettings:
+@functools.cache
+def _stranger_ca() -> x509.Certificate:
+    """A CA that issued none of the registry's certificates: a bundle that trusts nothing."""
+    return DevPki.create([]).ca.certificate
+
+
+def trust_bundle(directory: Path, trusted: Iterable[DevPki] = ()) -> Path:
+    """The CAs of ``trusted`` (else a stranger's) as a PEM trust bundle in ``directory``."""
+    cas = [pki.ca.certificate for pki in trusted] or [_stranger_ca()]
+    path = directory / "registry-trust.pem"
+    path.write_bytes(b"".join(ca.public_bytes(Encoding.PEM) for ca in cas))
+    return path
+
+
+def trust_environment(directory: Path, trusted: Iterable[DevPki]) -> dict[str, str]:
+    """The same as ``REGISTRY_*`` variables (without the service's prefix)."""
+    return {
+        "REGISTRY_TRUST_BUNDLE_FILE": str(trust_bundle(directory, trusted)),
+        "REGISTRY_ALLOW_INSECURE": "true",
+        "REGISTRY_REVOCATION": "soft-fail",
+    }
+
+
+def settings_for(
+    url: str, tmp_path: Path, *, trusted: Iterable[DevPki] = (), **options: Any
+) -> RegistryServiceSettings:
+    defaults: dict[str, Any] = {
+        "registry_allow_insecure": True,
+        "registry_trust_bundle_file": trust_bundle(tmp_path, trusted),
+        "registry_revocation": "soft-fail",
+    }
     return RegistryServiceSettings(
-        tenants_file=tmp_path / "tenants.yaml", registry_url=url, **options
+        tenants_file=tmp_path / "tenants.yaml", registry_url=url, **(defaults | options)
     )
 
 
 @asynccontextmanager
 async def directory_over_asgi(
-    endpoint: Endpoint, redis: Redis, tmp_path: Path, **options: Any
+    endpoint: Endpoint,
+    redis: Redis,
+    tmp_path: Path,
+    *,
+    trusted: Iterable[DevPki] = (),
+    **options: Any,
 ) -> AsyncIterator[ReceiverDirectory]:
     """The directory a service gets from the runtime, its HTTP going to ``endpoint``."""
-    settings = settings_for(ASGI_URL, tmp_path, **options)
+    settings = settings_for(ASGI_URL, tmp_path, trusted=trusted, **options)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=endpoint)) as http:
         client = registry_client("test", settings, http=http)
         yield receiver_directory(settings, redis, client)
@@ -108,10 +151,10 @@ async def served(endpoint: Endpoint) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def directory_over_http(
-    url: str, redis: Redis, tmp_path: Path, **options: Any
+    url: str, redis: Redis, tmp_path: Path, *, trusted: Iterable[DevPki] = (), **options: Any
 ) -> AsyncIterator[ReceiverDirectory]:
     """The directory as the runtime builds it in production: its own HTTP client."""
-    settings = settings_for(url, tmp_path, **options)
+    settings = settings_for(url, tmp_path, trusted=trusted, **options)
     client = registry_client("test", settings)
     assert client is not None
     try:

@@ -50,8 +50,12 @@ def endpoint(registry_pki: DevPki) -> Endpoint:
 
 
 @pytest.fixture
-async def directory(endpoint: Endpoint, tmp_path: Path) -> AsyncIterator[ReceiverDirectory]:
-    async with directory_over_asgi(endpoint, FakeAsyncRedis(), tmp_path) as directory:
+async def directory(
+    endpoint: Endpoint, registry_pki: DevPki, tmp_path: Path
+) -> AsyncIterator[ReceiverDirectory]:
+    async with directory_over_asgi(
+        endpoint, FakeAsyncRedis(), tmp_path, trusted=[registry_pki]
+    ) as directory:
         yield directory
 
 

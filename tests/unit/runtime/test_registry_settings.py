@@ -3,6 +3,7 @@ runtime makes of them: overrides only without a URL, else the registry cached in
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from kpr_gateway.registry import (
     Operation,
     ReceiverUnresolvedError,
     RegistryAuthenticationError,
+    RevocationMode,
     Source,
 )
 from kpr_gateway.runtime.registry import (
@@ -34,6 +36,7 @@ from tests.unit.runtime.registries import (
     Endpoint,
     directory_over_asgi,
     kpr_registry,
+    trust_bundle,
 )
 
 SIGNING = Operation.GET_CERTIFICATE_DETAILS_FOR_VALIDATING_SIGNATURE
@@ -61,6 +64,7 @@ def test_each_service_reads_the_registry_settings_from_its_environment(
 ) -> None:
     password = tmp_path / "registry-password"
     password.write_text("hemmelig\n", encoding="utf-8")
+    bundle = trust_bundle(tmp_path)
     monkeypatch.setenv(f"{prefix}TENANTS_FILE", str(tmp_path / "tenants.yaml"))
     unset = settings_type()
     assert isinstance(unset, RegistryServiceSettings)
@@ -72,12 +76,27 @@ def test_each_service_reads_the_registry_settings_from_its_environment(
     monkeypatch.setenv(f"{prefix}REGISTRY_USERNAME", "kommune-4601")
     monkeypatch.setenv(f"{prefix}REGISTRY_PASSWORD_FILE", str(password))
     monkeypatch.setenv(f"{prefix}REGISTRY_CACHE_TTL_SECONDS", "600")
+    monkeypatch.setenv(f"{prefix}REGISTRY_TRUST_BUNDLE_FILE", str(bundle))
+    monkeypatch.setenv(f"{prefix}REGISTRY_CRL_TIMEOUT_SECONDS", "2.5")
     configured = settings_type()
     assert isinstance(configured, RegistryServiceSettings)
     assert configured.registry_url == "https://ws-web.test.nhn.no/v1/AR"
     assert configured.registry_username == "kommune-4601"
     assert configured.registry_password() == "hemmelig"
     assert configured.registry_cache_ttl_seconds == 600
+    assert configured.registry_trust_bundle_file == bundle
+    assert configured.registry_crl_timeout_seconds == 2.5
+    assert configured.registry_receiver_org_number == "983744516"
+    assert configured.revocation_mode() is RevocationMode.HARD_FAIL  # production mode
+
+    monkeypatch.setenv(f"{prefix}MODE", "development")
+    development = settings_type()
+    assert isinstance(development, RegistryServiceSettings)
+    assert development.revocation_mode() is RevocationMode.SOFT_FAIL
+    monkeypatch.setenv(f"{prefix}REGISTRY_REVOCATION", "hard-fail")
+    chosen = settings_type()
+    assert isinstance(chosen, RegistryServiceSettings)
+    assert chosen.revocation_mode() is RevocationMode.HARD_FAIL
 
 
 @pytest.mark.parametrize(
@@ -90,6 +109,12 @@ def test_each_service_reads_the_registry_settings_from_its_environment(
         ({"registry_password_file": "/nonexistent/password"}, "is not a file"),
         ({"registry_cache_ttl_seconds": 0}, "greater than 0"),
         ({"registry_timeout_seconds": -1}, "greater than 0"),
+        ({"registry_crl_timeout_seconds": 0}, "greater than 0"),
+        ({"registry_trust_bundle_file": "/nonexistent/bundle.pem"}, "is not a file"),
+        ({"registry_receiver_org_number": "98374451"}, "should match pattern"),
+        ({"registry_revocation": "never"}, "'hard-fail' or 'soft-fail'"),
+        # The registry decides where messages go and whom to believe: a trust bundle...
+        ({"registry_url": "https://ws-web.test.nhn.no/v1/AR"}, "needs registry_trust_bundle"),
     ],
 )
 def test_unusable_registry_settings_are_refused(
@@ -97,6 +122,55 @@ def test_unusable_registry_settings_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         RegistryServiceSettings.model_validate({"tenants_file": tmp_path / "t.yaml", **options})
+
+
+def test_the_registry_is_asked_over_https_unless_allowed(tmp_path: Path) -> None:
+    # ...and HTTPS, unless a local registry is allowed explicitly.
+    with pytest.raises(ValidationError, match="registry_url must be https://"):
+        RegistryServiceSettings(
+            tenants_file=tmp_path / "t.yaml",
+            registry_url="http://registry.local/v1/AR",
+            registry_trust_bundle_file=trust_bundle(tmp_path),
+        )
+
+
+def test_plain_http_is_allowed_when_asked_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = RegistryServiceSettings(
+        tenants_file=tmp_path / "t.yaml",
+        registry_url="http://127.0.0.1:8089/registry",
+        registry_allow_insecure=True,
+        registry_trust_bundle_file=trust_bundle(tmp_path),
+    )
+    with caplog.at_level(logging.WARNING, logger="kpr_gateway.runtime.registry"):
+        client = registry_client("receipts", settings)
+    assert client is not None
+    assert "plain HTTP (registry_allow_insecure)" in caplog.text
+
+
+async def test_an_unusable_trust_bundle_stops_the_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("not a certificate\n", encoding="utf-8")
+    settings = RegistryServiceSettings(
+        tenants_file=tmp_path / "t.yaml",
+        registry_url="https://ws-web.test.nhn.no/v1/AR",
+        registry_trust_bundle_file=bundle,
+    )
+    client = registry_client("receipts", settings)
+    assert client is not None
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            receiver_directory(settings, FakeAsyncRedis(), client, service_name="receipts")
+    finally:
+        await client.aclose()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        f"receipts: settings: registry_trust_bundle_file: trust bundle {bundle} holds no"
+        " readable PEM certificates\n"
+    )
 
 
 def test_an_unreadable_password_file_stops_the_service(
@@ -109,6 +183,7 @@ def test_an_unreadable_password_file_stops_the_service(
         registry_url="https://ws-web.test.nhn.no/v1/AR",
         registry_username="kommune-4601",
         registry_password_file=password,
+        registry_trust_bundle_file=trust_bundle(tmp_path),
     )
     with pytest.raises(SystemExit) as stopped:
         registry_client("envelope", settings)
@@ -137,7 +212,12 @@ async def test_the_registry_serves_tenants_without_an_override_cached_in_redis(
     endpoint = Endpoint(kpr_registry(registry_pki))
     redis = FakeAsyncRedis()
     async with directory_over_asgi(
-        endpoint, redis, tmp_path, key_prefix="kprgw-t", registry_cache_ttl_seconds=600
+        endpoint,
+        redis,
+        tmp_path,
+        trusted=[registry_pki],
+        key_prefix="kprgw-t",
+        registry_cache_ttl_seconds=600,
     ) as directory:
         trondheim = await directory.receiver(tenants.by_id("trondheim"))
         bergen = await directory.receiver(tenants.by_id("bergen"))
@@ -173,6 +253,7 @@ async def test_the_registry_credentials_are_sent(
         Endpoint(guarded),
         FakeAsyncRedis(),
         tmp_path,
+        trusted=[registry_pki],
         registry_username="kommune-4601",
         registry_password_file=password,
     ) as directory:

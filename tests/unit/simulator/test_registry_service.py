@@ -54,7 +54,7 @@ async def test_registry_beside_the_health_routes(
             sender_signing = await client.get_certificate_details_for_validating_signature(
                 SENDER_HER_ID
             )
-        async with httpx.AsyncClient(base_url=base) as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.ops_port}") as http:
             health = await http.get("/healthz")
     finally:
         await process.stop(drain_seconds=5)

@@ -1,4 +1,5 @@
-"""The simulator as a process: health, readiness, metrics, and refusing bad settings."""
+"""The simulator as a process: health, readiness, status and metrics on its ops port, and
+refusing bad settings."""
 
 from __future__ import annotations
 
@@ -44,22 +45,45 @@ async def test_health_readiness_and_metrics(
     try:
         await party.send(nhn_message(sealed(pki, kpr_ipl())))
         await party.next_on(SENDER_ASYNC)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.port}") as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.ops_port}") as client:
             health = await client.get("/healthz")
             ready = await client.get("/readyz")
+            status = await client.get("/status")
             metrics = await client.get("/metrics")
             drain.request()
             draining = await client.get("/readyz")
+        assert process.ops_port != process.port
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.port}") as client:
+            on_http_port = await client.get("/metrics")
     finally:
         await process.stop(drain_seconds=5)
 
     assert health.status_code == 200
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"nhn": True}
+    assert status.json()["external"] == {"nhn": True}
     assert metrics.status_code == 200
     assert f'kprgw_simulator_received_total{{queue="{KPR_QUEUE}"}} 1.0' in metrics.text
     assert 'kprgw_simulator_answered_total{status="1"} 1.0' in metrics.text
+    assert 'kprgw_external_up{system="nhn"} 1.0' in metrics.text
     assert draining.status_code == 503
+    assert on_http_port.status_code == 404
+
+
+async def test_nhn_down_is_shown_but_leaves_the_simulator_ready(
+    pki: DevPki, broker: InMemoryNhnBroker
+) -> None:
+    simulator = simulator_on(broker, pki)
+    process = SimulatorProcess(simulator, host="127.0.0.1", port=0)
+    await process.start()
+    try:
+        await simulator.stop()  # its link to NHN gone: down for every replica alike
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.ops_port}") as client:
+            ready = await client.get("/readyz")
+            status = await client.get("/status")
+    finally:
+        await process.stop(drain_seconds=5)
+    assert ready.status_code == 200
+    assert status.json()["unavailable"] == ["nhn"]
 
 
 async def test_not_ready_once_the_transport_is_stopped(

@@ -160,7 +160,12 @@ def submit(
     ] = None,
     environment: Annotated[
         str | None,
-        typer.Option(help="validation: a test submission to KPR Validering (171479)."),
+        typer.Option(
+            help=(
+                "validation: a test submission to KPR Validering (171479), which neither blocks"
+                " nor counts as the year's submission to KPR. Default: the tenant's own."
+            )
+        ),
     ] = None,
     replace: Annotated[
         bool, typer.Option(help="Replace the year's acknowledged submission (needs --reason).")
@@ -184,8 +189,10 @@ def submit(
     """Upload a year's IPLOS 3.7 file and identity file to POST {url}/v1/annual-submissions.
 
     The gateway checks them as `annual check` does; a sendable pair goes to KPR as KPR_IPL
-    and KPR_IDE. Exit 0 sent (with --wait: acknowledged), 1 refused or rejected, 2 usage,
-    3 conflict (a submission of the year waits for its AppRec, or needs --replace).
+    and KPR_IDE (to KPR Validering with --environment validation). Exit 0 sent (with --wait:
+    acknowledged), 1 refused or rejected, 2 usage (also an environment the tenant may not
+    send to), 3 conflict (a submission of the year to the same environment waits for its
+    AppRec, or needs --replace).
     """
     for label, path in (("--iplos", iplos), ("--ident", ident)):
         if not path.is_file():

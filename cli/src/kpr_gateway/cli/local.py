@@ -2,8 +2,9 @@
 
 Every service and the KPR simulator run as their own detached processes on the local RabbitMQ
 (AMQP 0-9-1 inside, AMQP 1.0 towards the simulator, as towards NHN) and Redis, as they would
-in a cluster; ``up`` leaves them running, ``down`` drains and stops them and deletes the run's
-queues and Redis keys. Everything of a run lives in one directory (``.run/`` by default).
+in a cluster; ``up`` leaves them running (a process that crashes is restarted with backoff, as
+a Deployment would), ``down`` drains and stops them and deletes the run's queues and Redis
+keys. Everything of a run lives in one directory (``.run/`` by default).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from rich.table import Table
 from kpr_gateway.cli.demo.samples import event
 from kpr_gateway.cli.demo.world import MUNICIPALITIES
 from kpr_gateway.cli.local_processes import (
+    KeptProcess,
     LocalRun,
     LocalRunError,
     Tuning,
     allocate_ports,
     is_ready,
-    is_running,
     memory_kib,
     queue_depths,
     start_run,
@@ -72,6 +73,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
 
 @app.command()
 def up(
+    *,
     directory: DirOption = None,
     port_base: Annotated[
         int,
@@ -92,6 +94,13 @@ def up(
             "KPRGW_TRANSFORM_MAX_BATCH_EVENTS=5000 (repeatable).",
         ),
     ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            help="Restart a process that ends on its own, with backoff (0.5 s doubling to "
+            "10 s), as a Deployment would; --no-restart leaves it down."
+        ),
+    ] = True,
 ) -> None:
     """Start every service and the simulator, wait until all are ready, print how to call."""
     run_dir = (directory or default_dir()).resolve()
@@ -102,7 +111,7 @@ def up(
     try:
         ports = allocate_ports(port_base)
         console.print(f"starting the gateway in {run_dir} ...")
-        run = asyncio.run(start_run(run_dir, ports=ports, tuning=tuning))
+        run = asyncio.run(start_run(run_dir, ports=ports, tuning=tuning, restart=restart))
     except LocalRunError as exc:
         fail(exc)
     console.print(_process_table(run, ready=dict.fromkeys(run.processes, True)))
@@ -154,7 +163,7 @@ def down(
 
 @app.command()
 def status(directory: DirOption = None) -> None:
-    """Each process (running, ready, memory) and the internal queues' depths.
+    """Each process (running, ready, restarts, memory) and the internal queues' depths.
     Exits 3 when a process is not ready, 1 when nothing runs here."""
     run_dir = (directory or default_dir()).resolve()
     try:
@@ -194,20 +203,31 @@ def _watched_queues(run: LocalRun) -> list[str]:
 
 def _process_table(run: LocalRun, ready: dict[str, bool]) -> Table:
     table = Table(title=f"KPR Gateway processes ({run.prefix})")
-    for column in ("process", "pid", "port", "running", "ready", "RSS MiB", "peak MiB"):
+    columns = ("process", "pid", "port", "running", "ready", "restarts", "RSS MiB", "peak MiB")
+    for column in columns:
         table.add_column(column, justify="left" if column == "process" else "right")
     for name, process in run.processes.items():
-        memory = memory_kib(process.pid)
+        pid = process.current_pid()
+        memory = memory_kib(pid) if pid is not None else {}
+        restarts = process.restarts()
         table.add_row(
             name,
-            str(process.pid),
+            "-" if pid is None else str(pid),
             str(process.port),
-            "yes" if is_running(process.pid) else "no",
+            _running(process),
             "yes" if ready.get(name) else "no",
+            f"{len(restarts)} (last exit {restarts[-1].exit_code})" if restarts else "0",
             f"{memory['VmRSS'] / 1024:.0f}" if "VmRSS" in memory else "-",
             f"{memory['VmHWM'] / 1024:.0f}" if "VmHWM" in memory else "-",
         )
     return table
+
+
+def _running(process: KeptProcess) -> str:
+    if process.service_running():
+        return "yes"
+    # The keeper waits out its backoff before the next start.
+    return "restarting" if process.keeper_running() else "no"
 
 
 def _print_curl(console: Console, run: LocalRun) -> None:

@@ -8,7 +8,8 @@ them for a communication party.
 
 Two ways to launch: ``spawn`` starts a process as a child of the caller (the end-to-end
 tests hold it), ``spawn_kept`` starts it detached under ``local_keeper``, so that it outlives
-``kprgw local up`` and a later ``kprgw local down`` can still learn its exit code.
+``kprgw local up``, is restarted with backoff when it crashes (as a Deployment would), and a
+later ``kprgw local down`` can still learn its exit code.
 """
 
 from __future__ import annotations
@@ -36,16 +37,19 @@ from aio_pika.exceptions import AMQPError
 from redis.exceptions import RedisError
 
 from kpr_gateway.cli.demo.world import DemoWorld, create_world
+from kpr_gateway.cli.local_keeper import KeepFiles, write_atomically
 from kpr_gateway.ledger import redis_from_url
 from kpr_gateway.pipeline.queues import PARKED_SUFFIX, Topology
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 NHN_URL = "amqp://127.0.0.1:5672/amq.direct"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-SERVICES = ("intake", "transform", "envelope", "dispatch", "receipts")
+SERVICES = ("intake", "transform", "envelope", "dispatch", "receipts", "webhooks")
 SIMULATOR = "simulator"
 PROCESSES = (*SERVICES, SIMULATOR)
 STATE_FILE = "state.json"
+OPS_PORT_OFFSET = 1000
+_HIGHEST_PORT = 65535
 _READY_POLL_SECONDS = 0.2
 
 
@@ -146,6 +150,8 @@ class RunPlan:
             "KEY_PREFIX": self.prefix,
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.ports[name]),
+            "OPS_HOST": "127.0.0.1",
+            "OPS_PORT": str(ops_port(self.ports[name])),
             "LOG_LEVEL": self.tuning.log_level,
             "LOG_JSON": str(self.tuning.log_json).lower(),
             "TRACES_CONSOLE": str(self.tuning.tracing == "console").lower(),
@@ -179,6 +185,8 @@ class RunPlan:
             "AMQP_ALLOW_INSECURE": "true",
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.ports[SIMULATOR]),
+            "OPS_HOST": "127.0.0.1",
+            "OPS_PORT": str(ops_port(self.ports[SIMULATOR])),
             "LOG_LEVEL": self.tuning.log_level,
             "LOG_JSON": str(self.tuning.log_json).lower(),
             "TRACES_CONSOLE": str(self.tuning.tracing == "console").lower(),
@@ -199,6 +207,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def ops_port(port: int) -> int:
+    """A process's ops port (health, readiness, status, metrics) beside its own ``port``
+    (intake's API, the simulator's registry): 1000 above it, so intake on 8080 has 9080."""
+    return port + OPS_PORT_OFFSET
+
+
+def _free_port_pair() -> int:
+    """A free port whose ops port is free too."""
+    while True:
+        port = free_port()
+        if ops_port(port) <= _HIGHEST_PORT and port_is_free(ops_port(port)):
+            return port
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -209,11 +231,19 @@ def port_is_free(port: int) -> bool:
 
 
 def allocate_ports(base: int) -> dict[str, int]:
-    """``base`` for intake and the next ones for the others in order; 0: any free ports."""
+    """``base`` for intake and the next ones for the others in order, each with its ops port
+    (``ops_port``) 1000 above; 0: any free ports."""
     if base == 0:
-        return {name: free_port() for name in PROCESSES}
+        return {name: _free_port_pair() for name in PROCESSES}
     ports = {name: base + offset for offset, name in enumerate(PROCESSES)}
+    if ops_port(max(ports.values())) > _HIGHEST_PORT:
+        raise LocalRunError(f"--port-base {base} leaves no room for the ops ports above it")
     taken = [f"{name} {port}" for name, port in ports.items() if not port_is_free(port)]
+    taken += [
+        f"{name} {ops_port(port)} (ops)"
+        for name, port in ports.items()
+        if not port_is_free(ops_port(port))
+    ]
     if taken:
         raise LocalRunError(f"ports in use ({', '.join(taken)}); choose another --port-base")
     return ports
@@ -232,58 +262,129 @@ def spawn(
 
 
 @dataclass(frozen=True)
+class Restart:
+    """One restart of a kept process, as its keeper recorded it."""
+
+    at: datetime
+    exit_code: int
+    """How the child ended (a signal N as 128 + N; a crash point's own code)."""
+    ran_seconds: float
+    backoff_seconds: float
+
+
+@dataclass(frozen=True)
 class KeptProcess:
-    """A detached process of a run, as ``state.json`` records it."""
+    """A detached process of a run, as ``state.json`` records it.
+
+    Its keeper restarts it when it ends on its own, so the service's pid changes: read it with
+    ``current_pid()`` each time (its memory and CPU are measured there), never keep it."""
 
     name: str
-    pid: int
-    """The service's own process (its memory and CPU are measured here)."""
     keeper_pid: int
     port: int
     log_file: Path
-    exit_file: Path
+    keep_dir: Path
+
+    @property
+    def files(self) -> KeepFiles:
+        return KeepFiles(self.keep_dir, self.name)
+
+    @property
+    def exit_file(self) -> Path:
+        return self.files.exit
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "log_file": str(self.log_file), "exit_file": str(self.exit_file)}
+        return {
+            "name": self.name,
+            "keeper_pid": self.keeper_pid,
+            "port": self.port,
+            "log_file": str(self.log_file),
+            "keep_dir": str(self.keep_dir),
+            # For a reader of the file; the current one is in pid_file.
+            "pid": self.current_pid(),
+            "pid_file": str(self.files.pid),
+            "exit_file": str(self.files.exit),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> KeptProcess:
+        keep_dir = data.get("keep_dir") or Path(data["exit_file"]).parent  # before restarts
         return cls(
             name=str(data["name"]),
-            pid=int(data["pid"]),
             keeper_pid=int(data["keeper_pid"]),
             port=int(data["port"]),
             log_file=Path(data["log_file"]),
-            exit_file=Path(data["exit_file"]),
+            keep_dir=Path(keep_dir),
         )
 
-    def exit_code(self) -> int | None:
+    def current_pid(self) -> int | None:
+        """The service's process now (the keeper rewrites the file on each restart)."""
         try:
-            return int(self.exit_file.read_text())
+            return int(self.files.pid.read_text())
         except (OSError, ValueError):
             return None
 
+    def service_running(self) -> bool:
+        pid = self.current_pid()
+        return pid is not None and is_running(pid)
 
-def spawn_kept(plan: RunPlan, name: str, *, timeout: float = 10.0) -> KeptProcess:
+    def keeper_running(self) -> bool:
+        return is_running(self.keeper_pid)
+
+    def restarts(self) -> list[Restart]:
+        try:
+            lines = self.files.restarts.read_text().splitlines()
+        except OSError:
+            return []
+        found = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                found.append(
+                    Restart(
+                        at=datetime.fromisoformat(entry["at"]),
+                        exit_code=int(entry["exit_code"]),
+                        ran_seconds=float(entry["ran_seconds"]),
+                        backoff_seconds=float(entry["backoff_seconds"]),
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a line being written
+        return found
+
+    def exit_code(self) -> int | None:
+        """The keeper's final code (the last child's); None while the keeper runs."""
+        try:
+            return int(self.files.exit.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def arm_next_start(self, environment: Mapping[str, str | None]) -> None:
+        """Environment changes for the next (re)start only (None unsets a variable)."""
+        write_atomically(self.files.env_next, json.dumps(dict(environment)))
+
+
+def spawn_kept(
+    plan: RunPlan, name: str, *, restart: bool = True, timeout: float = 10.0
+) -> KeptProcess:
     """Start one process detached (own session, so a terminal's Ctrl-C does not reach it)
-    under the keeper; stdout and stderr go to ``<run_dir>/logs/<name>.log``."""
+    under the keeper, which restarts it with backoff when it ends on its own (``restart``;
+    without, it stays down); stdout and stderr go to ``<run_dir>/logs/<name>.log``."""
     logs = plan.run_dir / "logs"
     keep = plan.run_dir / "keep"
     logs.mkdir(parents=True, exist_ok=True)
     keep.mkdir(parents=True, exist_ok=True)
-    pid_file, exit_file, log_file = (
-        keep / f"{name}.pid",
-        keep / f"{name}.exit",
-        logs / f"{name}.log",
-    )
-    for stale in (pid_file, exit_file):
+    files = KeepFiles(keep, name)
+    log_file = logs / f"{name}.log"
+    for stale in (files.pid, files.exit, files.restarts, files.env_next):
         stale.unlink(missing_ok=True)
     keeper_command = [
         sys.executable,
         "-m",
         "kpr_gateway.cli.local_keeper",
-        str(pid_file),
-        str(exit_file),
+        *([] if restart else ["--no-restart"]),
+        str(keep),
+        name,
         "--",
         *plan.command(name),
     ]
@@ -297,17 +398,12 @@ def spawn_kept(plan: RunPlan, name: str, *, timeout: float = 10.0) -> KeptProces
             start_new_session=True,
         )
     deadline = time.monotonic() + timeout
-    while not pid_file.exists():
+    while not files.pid.exists():
         if keeper.poll() is not None or time.monotonic() > deadline:
             raise LocalRunError(f"{name} did not start (see {log_file})")
         time.sleep(0.02)
     return KeptProcess(
-        name=name,
-        pid=int(pid_file.read_text()),
-        keeper_pid=keeper.pid,
-        port=plan.ports[name],
-        log_file=log_file,
-        exit_file=exit_file,
+        name=name, keeper_pid=keeper.pid, port=plan.ports[name], log_file=log_file, keep_dir=keep
     )
 
 
@@ -339,7 +435,7 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 async def is_ready(client: httpx.AsyncClient, port: int) -> bool:
     try:
-        answer = await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0)
+        answer = await client.get(f"http://127.0.0.1:{ops_port(port)}/readyz", timeout=1.0)
     except httpx.HTTPError:
         return False
     return answer.status_code == 200
@@ -389,11 +485,13 @@ def _reap(pid: int) -> None:
 async def stop_kept(
     processes: Sequence[KeptProcess], *, timeout: float = 40.0
 ) -> dict[str, int | None]:
-    """SIGTERM every process (they drain), wait for their exit codes; a process still
-    running after ``timeout`` is killed and reported as None."""
+    """SIGTERM every process (they drain; a keeper waiting out a backoff stops at once and
+    restarts nothing), wait for their exit codes; a process still running after ``timeout``
+    is killed, its keeper first, and reported as None."""
     for process in processes:
         # The keeper passes the signal on; without its keeper the service gets it directly.
-        target = process.keeper_pid if is_running(process.keeper_pid) else process.pid
+        pid = process.current_pid()
+        target = process.keeper_pid if process.keeper_running() or pid is None else pid
         _signal(target, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     codes: dict[str, int | None] = {}
@@ -401,12 +499,14 @@ async def stop_kept(
         while True:
             _reap(process.keeper_pid)
             code = process.exit_code()
-            if code is not None or not (is_running(process.pid) or is_running(process.keeper_pid)):
+            if code is not None or not (process.service_running() or process.keeper_running()):
                 codes[process.name] = code
                 break
             if time.monotonic() > deadline:
-                _signal(process.pid, signal.SIGKILL)
                 _signal(process.keeper_pid, signal.SIGKILL)
+                pid = process.current_pid()
+                if pid is not None:
+                    _signal(pid, signal.SIGKILL)
                 codes[process.name] = None
                 break
             await asyncio.sleep(0.1)
@@ -552,9 +652,7 @@ class LocalRun:
 
     def running(self) -> list[str]:
         return [
-            name
-            for name, p in self.processes.items()
-            if is_running(p.pid) or is_running(p.keeper_pid)
+            name for name, p in self.processes.items() if p.keeper_running() or p.service_running()
         ]
 
 
@@ -566,9 +664,13 @@ async def start_run(
     servers: LocalServers | None = None,
     prefix: str | None = None,
     ready_timeout: float = 90.0,
+    restart: bool = True,
 ) -> LocalRun:
     """Write a world, declare its NHN queues, start every process detached, wait until all
-    are ready. The state file is written before the wait, so ``stop_run`` can always clean up."""
+    are ready. The state file is written before the wait, so ``stop_run`` can always clean up.
+
+    ``restart``: each keeper restarts its process with backoff when it ends on its own (as a
+    Deployment would); without, a process that ends stays down (a benchmark must see it)."""
     existing = LocalRun.load(run_dir)
     if existing is not None:
         if existing.running():
@@ -602,11 +704,15 @@ async def start_run(
     )
     try:
         for name in PROCESSES:
-            processes[name] = spawn_kept(plan, name)
+            processes[name] = spawn_kept(plan, name, restart=restart)
         run.save()
         await wait_ready(
             plan.ports,
-            exited=lambda name: not is_running(processes[name].pid),
+            # A restart while starting is a start that failed: say so now, not after the
+            # timeout of a crash loop.
+            exited=lambda name: (
+                not processes[name].keeper_running() or bool(processes[name].restarts())
+            ),
             describe=lambda name: log_tail(processes[name].log_file),
             timeout=ready_timeout,
         )

@@ -38,6 +38,8 @@ from kpr_gateway.runtime import (
 from kpr_gateway.tenancy import TenantsFile, load_tenants
 from kpr_gateway.transform.app import build as build_transform
 from kpr_gateway.transform.settings import TransformSettings
+from kpr_gateway.webhooks.app import build as build_webhooks
+from kpr_gateway.webhooks.settings import WebhooksSettings
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ class EmbeddedGateway:
             _Service("envelope", EnvelopeSettings(tenants_file=tenants_file), build_envelope),
             _Service("dispatch", DispatchSettings(tenants_file=tenants_file), build_dispatch, True),
             _Service("receipts", ReceiptsSettings(tenants_file=tenants_file), build_receipts, True),
+            # The demo's EPJ clients have no webhook unless the tenants file gives them one
+            # (the notices are then acknowledged, as in production); a local one may be http.
+            _Service(
+                "webhooks",
+                WebhooksSettings(tenants_file=tenants_file, allow_insecure_urls=True),
+                build_webhooks,
+            ),
         )
         self._buses: list[MemoryBus] = []
         self._transports: list[NhnTransport] = []

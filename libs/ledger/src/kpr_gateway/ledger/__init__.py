@@ -47,6 +47,13 @@ from kpr_gateway.ledger.states import (
     annual_status,
     combined_message_state,
 )
+from kpr_gateway.ledger.webhooks import (
+    DeliveryState,
+    EventOutcome,
+    MessageEvents,
+    WebhookDeliveries,
+    WebhookDelivery,
+)
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -62,14 +69,17 @@ __all__ = [
     "ChainCommit",
     "ChainLink",
     "ChainReport",
+    "DeliveryState",
     "Discipline",
     "DisciplineAnswer",
+    "EventOutcome",
     "EventRecord",
     "EventState",
     "KeySpace",
     "Ledger",
     "LedgerError",
     "LedgerUnavailableError",
+    "MessageEvents",
     "MessageRecord",
     "MessageState",
     "NewAnnualSubmission",
@@ -86,6 +96,8 @@ __all__ = [
     "UnknownMessageError",
     "UnpublishedMessage",
     "UnsentMessage",
+    "WebhookDeliveries",
+    "WebhookDelivery",
     "annual_status",
     "combined_message_state",
     "redis_from_url",

@@ -6,6 +6,13 @@ with its KPR_IPL and KPR_IDE messages in ``built``, with their MsgHead documents
 publishing them again (``unpublished``). A refused submission is recorded with its report and
 nothing else. What a submission shows is derived from its KPR_IPL's state
 (``states.annual_status``), so receipts needs no annual code.
+
+The resend rules hold per receiver environment: each (tenant, year, environment) has its own
+current submission. A test submission to KPR Validering (``validation`` for a tenant in
+production) therefore neither blocks the year's submission to KPR nor counts as it, and the
+other way round; within one environment the rules are the same (409 while pending, replace
+with a reason after an accepted one). Each message stores its environment, which envelope,
+dispatch and receipts read (``MessageRecord.environment``).
 """
 
 from __future__ import annotations
@@ -72,6 +79,8 @@ class NewAnnualSubmission:
     submission_id: str
     year: int
     environment: str
+    """The receiver's environment (``tenancy.TargetEnvironment`` value): the resend rules and
+    both messages go by it."""
     report: dict[str, Any]
     persons: int
     trace_id: str | None
@@ -89,6 +98,8 @@ class UnpublishedMessage:
     msg_type: str
     submission_id: str
     document: bytes
+    environment: str | None = None
+    """As recorded with the message (None for one recorded before messages carried it)."""
 
 
 class AnnualSubmissions:
@@ -110,9 +121,14 @@ class AnnualSubmissions:
         self._read_message = read_message
         self._record = redis.register_script(scripts.RECORD_ANNUAL)
 
-    async def discipline(self, tenant_id: str, year: int, *, replace: bool) -> DisciplineAnswer:
-        """The resend rule for a new submission now (read only; ``record`` checks it again)."""
-        return await self._run(tenant_id, year, replace=replace, submission=None)
+    async def discipline(
+        self, tenant_id: str, year: int, *, replace: bool, environment: str
+    ) -> DisciplineAnswer:
+        """The resend rule for a new submission to ``environment`` now (read only; ``record``
+        checks it again)."""
+        return await self._run(
+            tenant_id, year, replace=replace, environment=environment, submission=None
+        )
 
     async def record(self, tenant_id: str, submission: NewAnnualSubmission) -> DisciplineAnswer:
         """Record the submission (and its messages, when it is sent) in one atomic step.
@@ -122,7 +138,11 @@ class AnnualSubmissions:
         recorded. Raises AnnualConflictError for a taken id.
         """
         answer = await self._run(
-            tenant_id, submission.year, replace=submission.replace, submission=submission
+            tenant_id,
+            submission.year,
+            replace=submission.replace,
+            environment=submission.environment,
+            submission=submission,
         )
         if answer.rule is Discipline.ALLOWED and submission.messages is not None:
             try:
@@ -140,22 +160,22 @@ class AnnualSubmissions:
         year: int,
         *,
         replace: bool,
+        environment: str,
         submission: NewAnnualSubmission | None,
     ) -> DisciplineAnswer:
         sending = submission is None or submission.messages is not None
         submission_id = submission.submission_id if submission else "dry-run"
         for _ in range(_ATTEMPTS):
             try:
-                current, current_ipl = await self._current(tenant_id, year)
+                current, current_ipl = await self._current(tenant_id, year, environment)
+                current_key = self._keys.annual_current(tenant_id, year, environment)
                 keys = [
                     self._keys.annual_submission(tenant_id, submission_id),
-                    self._keys.annual_current(tenant_id, year),
+                    current_key,
                     self._keys.annual_year(tenant_id, year),
                     self._keys.annual_years(tenant_id),
                     self._keys.annual_unpublished(tenant_id),
-                    self._keys.message(tenant_id, current_ipl)
-                    if current_ipl
-                    else self._keys.annual_current(tenant_id, year),
+                    self._keys.message(tenant_id, current_ipl) if current_ipl else current_key,
                 ]
                 now = self._clock()
                 args: list[str | bytes | int | float] = [
@@ -167,6 +187,7 @@ class AnnualSubmissions:
                     submission_id,
                     year,
                     current or "",
+                    environment,
                 ]
                 if submission is not None:
                     if submission.messages is not None:
@@ -202,8 +223,10 @@ class AnnualSubmissions:
             f"tenant {tenant_id}: the current annual submission of {year} kept changing"
         )
 
-    async def _current(self, tenant_id: str, year: int) -> tuple[str | None, str | None]:
-        raw = await self._redis.get(self._keys.annual_current(tenant_id, year))
+    async def _current(
+        self, tenant_id: str, year: int, environment: str
+    ) -> tuple[str | None, str | None]:
+        raw = await self._redis.get(self._keys.annual_current(tenant_id, year, environment))
         if raw is None:
             return None, None
         current = text(raw)
@@ -261,10 +284,11 @@ class AnnualSubmissions:
             raise LedgerUnavailableError("ledger read failed (annual years)") from exc
         return sorted(int(text(m)) for m in members)
 
-    async def accepted_persons(self, tenant_id: str, year: int) -> int | None:
-        """The persons of the year's accepted submission, when there is one (persons-changed)."""
+    async def accepted_persons(self, tenant_id: str, year: int, *, environment: str) -> int | None:
+        """The persons of the year's accepted submission to ``environment``, when there is one
+        (persons-changed)."""
         try:
-            current, ipl = await self._current(tenant_id, year)
+            current, ipl = await self._current(tenant_id, year, environment)
             if current is None or ipl is None:
                 return None
             state = await self._redis.hget(self._keys.message(tenant_id, ipl), "state")
@@ -290,15 +314,19 @@ class AnnualSubmissions:
             found: list[UnpublishedMessage] = []
             for member in members:
                 msg_id = text(member)
-                state, msg_type, submission_id, document = await self._redis.hmget(
+                state, msg_type, submission_id, document, environment = await self._redis.hmget(
                     self._keys.message(tenant_id, msg_id),
-                    ["state", "msg_type", "submission_id", "document"],
+                    ["state", "msg_type", "submission_id", "document", "environment"],
                 )
                 built = state is not None and text(state) == MessageState.BUILT
                 if built and msg_type and submission_id and document:
                     found.append(
                         UnpublishedMessage(
-                            msg_id, text(msg_type), text(submission_id), _bytes(document)
+                            msg_id,
+                            text(msg_type),
+                            text(submission_id),
+                            _bytes(document),
+                            text(environment) if environment else None,
                         )
                     )
                 else:

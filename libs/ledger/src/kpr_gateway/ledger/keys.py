@@ -5,6 +5,10 @@ which touch several keys at once, stay valid under Cluster."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+PRODUCTION: Final = "production"
+"""``tenancy.TargetEnvironment.PRODUCTION`` (the ledger does not depend on tenancy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,10 @@ class KeySpace:
 
     def message_history(self, tenant_id: str, msg_id: str) -> str:
         return f"{self.message(tenant_id, msg_id)}:hist"
+
+    def webhook_deliveries(self, tenant_id: str, msg_id: str) -> str:
+        """Hash: the message's webhook deliveries, fields ``<client_id>:<field>``."""
+        return f"{self.message(tenant_id, msg_id)}:webhooks"
 
     def awaiting_receipt(self, tenant_id: str) -> str:
         """Sorted set: dispatched messages by dispatch time, for overdue detection."""
@@ -54,9 +62,13 @@ class KeySpace:
         """Hash: one annual submission (year, environment, state, report, its two msg ids)."""
         return f"{self._tenant(tenant_id)}:annual:{submission_id}"
 
-    def annual_current(self, tenant_id: str, year: int) -> str:
-        """The id of the year's current submission: the last one that was sent."""
-        return f"{self._tenant(tenant_id)}:annual-current:{year}"
+    def annual_current(self, tenant_id: str, year: int, environment: str) -> str:
+        """The id of the year's current submission to the environment's receiver: the last
+        one sent there. Production keeps the key it had before submissions named their
+        environment; a test submission (KPR Validering) has a key of its own, so it neither
+        blocks nor stands for the year's submission to KPR."""
+        key = f"{self._tenant(tenant_id)}:annual-current:{year}"
+        return key if environment == PRODUCTION else f"{key}:{environment}"
 
     def annual_year(self, tenant_id: str, year: int) -> str:
         """Sorted set: every submission of the year (sent or refused), by creation time."""

@@ -52,9 +52,10 @@ from kpr_gateway.ledger.states import (
     RESENDABLE_MESSAGE_STATES,
     EventState,
     MessageState,
-    combined_message_state,
+    shown_event_status,
 )
 from kpr_gateway.ledger.verify import walk_chain
+from kpr_gateway.ledger.webhooks import WebhookDeliveries
 from kpr_gateway.messages.iplos_kpr import ChainHead
 
 DEFAULT_RETENTION = timedelta(days=400)
@@ -133,6 +134,14 @@ class Ledger:
             read_message=self.get_message,
         )
         """Annual IPLOS 3.7 submissions (``annual.py``)."""
+        self.webhooks = WebhookDeliveries(
+            redis,
+            keys=self._keys,
+            retention=retention,
+            clock=clock,
+            read_message=self.get_message,
+        )
+        """Webhook deliveries of receipts to EPJ clients (``webhooks.py``)."""
 
     @property
     def redis(self) -> Redis:
@@ -152,12 +161,19 @@ class Ledger:
     # events
 
     async def register_events(
-        self, tenant_id: str, events: Sequence[NewEvent], *, trace_id: str | None
+        self,
+        tenant_id: str,
+        events: Sequence[NewEvent],
+        *,
+        trace_id: str | None,
+        client_id: str | None = None,
     ) -> list[Registration]:
         """Record received events; a repeat of an event id reports the first one's state.
 
         The same id with another content hash is a conflict (the caller answers 409). One
         script call for the whole submission: all keys share the tenant's hash tag.
+        ``client_id`` is the EPJ client that submitted them (all of them: one call per
+        client), kept with each new event so its receipts can be told to that client.
         """
         if not events:
             return []
@@ -165,7 +181,7 @@ class Ledger:
         keys = [self._keys.event(tenant_id, e.event_id) for e in events]
         keys += [self._keys.event_history(tenant_id, e.event_id) for e in events]
         entries: dict[str | None, str] = {}
-        args: list[str | int] = [self._ttl, now.isoformat()]
+        args: list[str | int] = [self._ttl, now.isoformat(), client_id or ""]
         for event in events:
             traced = event.trace_id or trace_id
             entry = entries.get(traced)
@@ -247,10 +263,7 @@ class Ledger:
         msg_ids: list[str] = json.loads(raw.get("msg_ids", "[]"))
         messages = [m for m in [await self.get_message(tenant_id, i) for i in msg_ids] if m]
         state = EventState(raw["state"])
-        # a message sent again is superseded by its resend: its outcome no longer counts
-        superseded = {m.resend_of for m in messages if m.resend_of}
-        combined = combined_message_state(m.state for m in messages if m.msg_id not in superseded)
-        status = combined.value if state is EventState.BATCHED and combined else state.value
+        status = shown_event_status(state, ((m.msg_id, m.state, m.resend_of) for m in messages))
         accepted = raw.get("accepted") == "1"
         if state is EventState.RECEIVED and not accepted:
             # registered, but its publish was never confirmed: the POST was answered 503
@@ -274,6 +287,7 @@ class Ledger:
             previous=raw.get("prev"),
             corrects=raw.get("corrects"),
             municipality=raw.get("municipality"),
+            client_id=raw.get("client_id") or None,
         )
 
     # KPR messages
@@ -608,6 +622,7 @@ class Ledger:
             history=history,
             resend_of=raw.get("resend_of") or None,
             submission_id=raw.get("submission_id") or None,
+            environment=raw.get("environment") or None,
         )
 
     async def tenant_of_message(self, msg_id: str) -> str | None:

@@ -68,6 +68,13 @@ class MessageRecord(_Model):
     submission_id: str | None = Field(
         default=None, description="The annual submission it belongs to (annual messages only)."
     )
+    environment: str | None = Field(
+        default=None,
+        description=(
+            "The receiver's environment an annual message was addressed to (validation for a "
+            "test submission to KPR Validering); None: the tenant's own (daily messages)."
+        ),
+    )
 
 
 class EventRecord(_Model):
@@ -95,6 +102,11 @@ class EventRecord(_Model):
     )
     corrects: str | None = Field(default=None, description="The original's event id (M, C).")
     municipality: str | None = Field(default=None, description="The chain it was numbered in.")
+    client_id: str | None = Field(
+        default=None,
+        description="The EPJ client that submitted it (unset for events registered before "
+        "the ledger kept it); its webhook is told the event's receipts.",
+    )
 
 
 class RegistrationOutcome(StrEnum):

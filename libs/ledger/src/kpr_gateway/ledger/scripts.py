@@ -1,10 +1,11 @@
 """Lua scripts: each ledger write is one atomic step, so a crash never leaves half a record."""
 
 # Registers a whole submission in one call (one round trip, one script run, whatever the
-# count). KEYS: n event hashes, then their n histories. ARGV: ttl, received_at, then per
-# event its content hash, trace id and history entry (events of several requests, each with
-# its own trace, are registered together). Returns the events registered before, flat: per
-# such event its 1-based position, then {content_hash, state, accepted} of the first
+# count). KEYS: n event hashes, then their n histories. ARGV: ttl, received_at, the EPJ
+# client's id ('' for none: the events of one call come from one client), then per event its
+# content hash, trace id and history entry (events of several requests, each with its own
+# trace, are registered together). Returns the events registered before, flat: per such
+# event its 1-based position, then {content_hash, state, accepted} of the first
 # registration; an event not in the reply is new (most are: the reply stays small).
 REGISTER_EVENTS = """
 local n = #KEYS / 2
@@ -15,9 +16,10 @@ for i = 1, n do
     table.insert(known, i)
     table.insert(known, existing)
   else
-    local at = 3 * i
+    local at = 3 * i + 1
     redis.call('HSET', KEYS[i], 'content_hash', ARGV[at], 'state', 'received',
-      'rank', '1', 'accepted', '0', 'received_at', ARGV[2], 'trace_id', ARGV[at + 1])
+      'rank', '1', 'accepted', '0', 'received_at', ARGV[2], 'trace_id', ARGV[at + 1],
+      'client_id', ARGV[3])
     redis.call('RPUSH', KEYS[n + i], ARGV[at + 2])
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     redis.call('EXPIRE', KEYS[n + i], ARGV[1])
@@ -250,7 +252,9 @@ end
 return {}
 """
 
-# Records an annual submission in one step, with the year's resend discipline. Python reads
+# Records an annual submission in one step, with the year's resend discipline (per receiver
+# environment: a test submission to KPR Validering has its own current key, so it neither
+# blocks nor replaces the submission to KPR). Python reads
 # the year's current submission and its KPR_IPL's id first and passes their keys; the script
 # refuses ('moved') if the current one changed meanwhile, so the caller reads again.
 # Discipline, for a submission to be sent: while the current one's KPR_IPL has no final state
@@ -263,7 +267,8 @@ return {}
 # unpublished set, the current submission's KPR_IPL hash (any key of the tenant when there is
 # none); when sending, then: KPR_IPL hash, its history, KPR_IDE hash, its history.
 # ARGV: dry run ('1': only the discipline), sending ('1') or refused ('0'), replace ('1'/'0'),
-# ttl, created (epoch s), submission id, year, the current id as read ('' for none),
+# ttl, created (epoch s), submission id, year, the current id as read ('' for none), the
+# environment (stored on each message: envelope, dispatch and receipts use its receiver),
 # then when sending per message (KPR_IPL, KPR_IDE): msg_id, msg_type, trace_id, traceparent,
 # document, history entry; then the submission's field/value pairs.
 # Returns {'ok', replaced id or ''}, {'pending', id}, {'replace_required', id}, {'moved'},
@@ -288,8 +293,8 @@ end
 if ARGV[1] == '1' then return {'ok', replaced} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 local ttl = ARGV[4]
-local first = 9
-if sending then first = 21 end
+local first = 10
+if sending then first = 22 end
 for i = first, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if replaced ~= '' then redis.call('HSET', KEYS[1], 'replaces', replaced) end
 redis.call('EXPIRE', KEYS[1], ttl)
@@ -300,11 +305,12 @@ redis.call('EXPIRE', KEYS[4], ttl)
 if sending then
   redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
   for j = 0, 1 do
-    local a = 9 + 6 * j
+    local a = 10 + 6 * j
     local record, history = KEYS[7 + 2 * j], KEYS[8 + 2 * j]
     redis.call('HSET', record, 'state', 'built', 'rank', '1', 'msg_type', ARGV[a + 1],
       'batch_id', ARGV[6], 'event_ids', '[]', 'trace_id', ARGV[a + 2],
-      'traceparent', ARGV[a + 3], 'document', ARGV[a + 4], 'submission_id', ARGV[6])
+      'traceparent', ARGV[a + 3], 'document', ARGV[a + 4], 'submission_id', ARGV[6],
+      'environment', ARGV[9])
     redis.call('RPUSH', history, ARGV[a + 5])
     redis.call('EXPIRE', record, ttl)
     redis.call('EXPIRE', history, ttl)
@@ -312,4 +318,25 @@ if sending then
   end
 end
 return {'ok', replaced}
+"""
+
+# Records one attempt to deliver a message's receipt to one EPJ client's webhook.
+# KEYS: the message's webhook hash (fields '<client_id>:<field>').
+# ARGV: client id, at (ISO 8601), state ('delivered', 'retrying', 'failed'), the HTTP status
+# ('' for none), the failure in our words ('' for none), ttl.
+# A client once delivered stays delivered: a second copy's late attempt that failed changes
+# only the attempt fields. Returns the client's attempts so far.
+RECORD_WEBHOOK_ATTEMPT = """
+local c = ARGV[1]
+local attempts = redis.call('HINCRBY', KEYS[1], c .. ':attempts', 1)
+redis.call('HSET', KEYS[1], c .. ':last_attempt_at', ARGV[2], c .. ':last_status', ARGV[4],
+  c .. ':last_error', ARGV[5])
+if redis.call('HGET', KEYS[1], c .. ':state') ~= 'delivered' then
+  redis.call('HSET', KEYS[1], c .. ':state', ARGV[3])
+  if ARGV[3] == 'delivered' then
+    redis.call('HSET', KEYS[1], c .. ':delivered_at', ARGV[2])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return attempts
 """

@@ -88,6 +88,20 @@ def combined_message_state(states: Iterable[MessageState]) -> MessageState | Non
     return None
 
 
+def shown_event_status(
+    state: EventState, messages: Iterable[tuple[str, MessageState, str | None]]
+) -> str:
+    """What an event shows: its own state, or once batched, that of its messages read as one.
+
+    ``messages``: (msg_id, state, resend_of) of each message that carried it. A message sent
+    again is superseded by its resend: its outcome no longer counts.
+    """
+    listed = list(messages)
+    superseded = {resend_of for _, _, resend_of in listed if resend_of}
+    combined = combined_message_state(s for msg_id, s, _ in listed if msg_id not in superseded)
+    return combined.value if state is EventState.BATCHED and combined else state.value
+
+
 class AnnualState(StrEnum):
     """What an annual submission is as stored: sent (its two messages recorded) or refused."""
 

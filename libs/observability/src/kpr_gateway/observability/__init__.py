@@ -8,8 +8,8 @@ from kpr_gateway.observability.errors import (
 )
 from kpr_gateway.observability.health import (
     DrainState,
+    ExternalSystems,
     Readiness,
-    add_health_routes,
     health_app,
     health_routes,
     readiness_checks,
@@ -32,6 +32,7 @@ __all__ = [
     "REDACTED_ID",
     "ConfigurationError",
     "DrainState",
+    "ExternalSystems",
     "GracefulShutdown",
     "HandlerOutcome",
     "HealthServer",
@@ -42,7 +43,6 @@ __all__ = [
     "RedactingLogFilter",
     "RedactingSpanExporter",
     "ServiceMetrics",
-    "add_health_routes",
     "current_span_id",
     "current_trace_id",
     "exposition",

@@ -1,4 +1,5 @@
-"""Run an ASGI app (usually ``health_app``) with uvicorn inside the service's own event loop.
+"""Run an ASGI app (the ops port's ``health_app``, or a service's own API) with uvicorn inside
+the service's own event loop.
 
 uvicorn normally owns the process's signals and re-raises them when it stops; here the
 service owns them (``GracefulShutdown``), so this server never touches signal handlers. The

@@ -33,11 +33,14 @@ _PATTERN = re.compile(
     r"|[0-9a-f]{32}"  # W3C trace id
     r"|[0-9a-f]{16}"  # W3C span id
     r")\b"
-    r"|(?<![0-9])"
-    r"(?:[0-9]{6}|[0-9]{2}[-./ _][0-9]{2}[-./ _][0-9]{2})"  # the date part: ddmmyy, dd.mm.yy
-    r"[-./ _\t]{0,3}"  # written together or apart
-    r"[0-9]{5}(?![0-9])"  # the personal part
-    r")",
+    r"|(?<![0-9])(?:"
+    r"[0-9]{11}(?![0-9])"  # the id in one piece
+    # Written apart (ddmmyy or dd.mm.yy, a gap, five digits). A hex letter after the five
+    # digits makes them the start of a UUID or trace id behind a separator ("000000/1490
+    # 9e29-..."), which stays.
+    r"|[0-9]{6}[-./ _\t]{1,3}[0-9]{5}(?![0-9a-f])"
+    r"|[0-9]{2}[-./ _][0-9]{2}[-./ _][0-9]{2}[-./ _\t]{0,3}[0-9]{5}(?![0-9a-f])"
+    r"))",
     re.ASCII | re.IGNORECASE,
 )
 # Every id ends in five plain digits; text without them (most log lines) skips the full scan.

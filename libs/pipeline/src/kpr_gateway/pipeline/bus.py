@@ -54,3 +54,9 @@ class Bus(Protocol):
 
     async def ping(self) -> bool:
         """True while the bus is started and its broker is reachable (for /readyz)."""
+
+    async def queue_depth(self, queue: str) -> int:
+        """Messages waiting on a logical queue: not those in flight or in a retry queue.
+
+        For a backlog gauge; raises ``BusError`` when the broker cannot say.
+        """

@@ -42,6 +42,9 @@ TraceParent = Annotated[
 ]
 """A W3C ``traceparent`` (version 00)."""
 MsgType = Literal["KPR_IPL", "KPR_IDE"]
+ReceiverEnvironment = Literal["production", "validation", "communication-test"]
+"""The values of ``kpr_gateway.tenancy.TargetEnvironment`` (a test holds the two equal): a
+message that names one goes to that environment's KPR receiver."""
 ReceiptOutcome = Literal["acknowledged", "acknowledged_with_errors", "rejected", "transport_error"]
 
 _MAX_REPORTED_ERRORS = 5
@@ -196,13 +199,25 @@ def _json_text_or_null(value: str | None) -> bytes:
 _AWARE_DATETIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+_ENVIRONMENT_DESCRIPTION = (
+    "The receiver's environment, named by an annual message (the tenant's own, or validation "
+    "for a test submission to KPR Validering); absent: the tenant's own (every daily message)."
+)
+
+
 class BuiltMessage(Contract):
     """Queue ``messages``: one KPR message with its MsgHead, built but not yet sealed.
 
     A daily message carries its events (at least one); an annual one (KPR_IPL or KPR_IDE of
     an annual IPLOS 3.7 submission) carries none and names its ``submission_id`` instead
     (its ``batch_id`` is the submission id too). Its document is the MsgHead with the file
-    packed (zipped, base64): never the uncompressed year.
+    packed (zipped, base64): never the uncompressed year. An annual message names its
+    ``environment``, so that envelope, dispatch and receipts use the receiver its MsgHead is
+    addressed to; left out of the body when unset (daily bodies are as before).
     """
 
     tenant_id: TenantId
@@ -211,6 +226,9 @@ class BuiltMessage(Contract):
     batch_id: UUID
     event_ids: list[UUID] = Field(default_factory=list)
     submission_id: UUID | None = None
+    environment: ReceiverEnvironment | None = Field(
+        default=None, exclude_if=_is_none, description=_ENVIRONMENT_DESCRIPTION
+    )
     document: Base64Binary = Field(repr=False)
 
     @model_validator(mode="after")
@@ -223,7 +241,8 @@ class BuiltMessage(Contract):
 
 
 class SealedMessage(Contract):
-    """Queue ``outbox``: the signed and encrypted message, ready for NHN."""
+    """Queue ``outbox``: the signed and encrypted message, ready for NHN (``environment`` as
+    the ``BuiltMessage`` named it)."""
 
     tenant_id: TenantId
     msg_id: UUID
@@ -231,6 +250,9 @@ class SealedMessage(Contract):
     batch_id: UUID
     from_her_id: HerId
     to_her_id: HerId
+    environment: ReceiverEnvironment | None = Field(
+        default=None, exclude_if=_is_none, description=_ENVIRONMENT_DESCRIPTION
+    )
     cms: Base64Binary = Field(repr=False)
 
 

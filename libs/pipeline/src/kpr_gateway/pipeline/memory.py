@@ -43,6 +43,7 @@ from kpr_gateway.pipeline.outcome import (
 )
 from kpr_gateway.pipeline.processing import process
 from kpr_gateway.pipeline.queues import (
+    DEFAULT_MAX_LENGTHS,
     DEFAULT_RETRY_DELAYS,
     PARKED_SUFFIX,
     RETRY_INFIX,
@@ -86,10 +87,11 @@ class MemoryBroker:
         queues: Iterable[str] = WORK_QUEUES,
         retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         delay_scale: float = 1.0,
+        max_lengths: Mapping[str, int] = DEFAULT_MAX_LENGTHS,
     ) -> None:
         if delay_scale < 0:
             raise BusError("delay_scale must not be negative")
-        self.topology = Topology(queues, retry_delays=retry_delays)
+        self.topology = Topology(queues, retry_delays=retry_delays, max_lengths=max_lengths)
         self._delay_scale = delay_scale
         self._queues: dict[str, asyncio.Queue[_Message]] = {
             name: asyncio.Queue() for name in self.topology.queue_names
@@ -127,6 +129,11 @@ class MemoryBroker:
     def _enqueue(self, queue: str, message: _Message) -> None:
         if queue not in self.topology:
             raise PublishError(f"unroutable: no queue {queue!r}")
+        limit = self.topology.max_length(queue)
+        if limit is not None and self._queues[queue].qsize() > limit:
+            # As a quorum queue with reject-publish: the publish that passes the limit is
+            # taken, the next ones are refused (the publisher is told, nothing is dropped).
+            raise PublishError(f"refused by the broker (nack) for {queue}: the queue is full")
         self._unsettled += 1
         self._settled.clear()
         self._queues[queue].put_nowait(message)
@@ -257,6 +264,9 @@ class MemoryBus:
 
     async def ping(self) -> bool:
         return self._state == "started"
+
+    async def queue_depth(self, queue: str) -> int:
+        return self.broker.depth(queue)
 
     # -- inspection (tests, the embedded mode) ------------------------------------------
 

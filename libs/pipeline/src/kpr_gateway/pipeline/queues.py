@@ -13,6 +13,14 @@ Dead-lettering is at-least-once (needs ``x-overflow=reject-publish``) so a broke
 between the two queues loses nothing. All services must agree on these arguments: RabbitMQ
 refuses to re-declare a queue with different ones.
 
+``receipts`` is bounded (``x-max-length``, ``RECEIPTS_MAX_LENGTH``): with ``reject-publish`` a
+full queue refuses the publish (a nack), so receipts hands the AppRec back to NHN, where it
+waits; nothing is dropped. A quorum queue takes ``x-max-length`` with the ``drop-head`` or
+``reject-publish`` overflow (RabbitMQ 3.10 and later; it counts after it enqueues, so the
+publish that passes the limit is taken and the next ones are refused), and a queue declared
+before the limit existed must be deleted and declared again: RabbitMQ refuses changed
+arguments.
+
 ``events`` has a single active consumer (DESIGN section 3: one replica owns a tenant's batch at
 a time, so a batch is built once): however many transform replicas consume it, RabbitMQ
 delivers to one, and the next takes over when that one goes away. Transform scales up, not
@@ -40,6 +48,15 @@ DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
 """Seconds to wait before attempt 2, 3, ...; the last step repeats if attempts remain."""
 
 DEFAULT_DELIVERY_LIMIT = 10
+
+RECEIPTS_MAX_LENGTH = 100_000
+"""Notices waiting on ``receipts`` before its publishes are refused. A notice is well under
+1 KiB, so a full queue is under 100 MiB; the daily traffic is a few messages per tenant, so
+reaching it means the webhooks service has not consumed for a long time (it is alerted on
+long before, from ``kprgw_webhooks_queue_depth``)."""
+
+DEFAULT_MAX_LENGTHS: Mapping[str, int] = {RECEIPTS: RECEIPTS_MAX_LENGTH}
+"""Work queues with a length limit (the others are drained by the pipeline itself)."""
 
 SINGLE_ACTIVE_CONSUMER: frozenset[str] = frozenset({EVENTS})
 """Work queues one consumer at a time reads (the others wait to take over)."""
@@ -107,6 +124,7 @@ class Topology:
         prefix: str = "",
         retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        max_lengths: Mapping[str, int] = DEFAULT_MAX_LENGTHS,
     ) -> None:
         self.prefix = prefix
         self.retry_delays = tuple(retry_delays)
@@ -117,6 +135,9 @@ class Topology:
         if delivery_limit < 1:
             raise BusError("the delivery limit must be at least 1")
         self.delivery_limit = delivery_limit
+        if any(limit < 1 for limit in max_lengths.values()):
+            raise BusError("a queue's length limit must be at least 1")
+        self.max_lengths = dict(max_lengths)
         if prefix:
             _check_name(prefix, "prefix")
         self._work: dict[str, WorkQueue] = {}
@@ -143,6 +164,11 @@ class Topology:
         except KeyError:
             raise BusError(f"queue {logical!r} is not part of the topology") from None
 
+    def max_length(self, logical: str) -> int | None:
+        """The work queue's length limit, None when it has none."""
+        self.work_queue(logical)
+        return self.max_lengths.get(logical)
+
     def specs(self) -> Iterator[QueueSpec]:
         """Every queue to declare, dead-letter targets first."""
         for work in self._work.values():
@@ -161,6 +187,8 @@ class Topology:
         }
         if logical in SINGLE_ACTIVE_CONSUMER:
             arguments["x-single-active-consumer"] = True
+        if logical in self.max_lengths:
+            arguments["x-max-length"] = self.max_lengths[logical]
         queue = QueueSpec(name, arguments)
         retries = tuple(
             RetryStep(

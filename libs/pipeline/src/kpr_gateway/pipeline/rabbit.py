@@ -56,6 +56,7 @@ from kpr_gateway.pipeline.outcome import (
 from kpr_gateway.pipeline.processing import process
 from kpr_gateway.pipeline.queues import (
     DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_MAX_LENGTHS,
     DEFAULT_RETRY_DELAYS,
     PARKED_SUFFIX,
     RETRY_INFIX,
@@ -129,6 +130,7 @@ class RabbitBus:
         retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        max_lengths: Mapping[str, int] = DEFAULT_MAX_LENGTHS,
         graceful_timeout: float = 30.0,
         publish_timeout: float = 10.0,
         connect_timeout: float = 10.0,
@@ -138,7 +140,11 @@ class RabbitBus:
             raise BusError("max_attempts must be at least 1")
         self.service_name = service_name
         self.topology = Topology(
-            queues, prefix=prefix, retry_delays=retry_delays, delivery_limit=delivery_limit
+            queues,
+            prefix=prefix,
+            retry_delays=retry_delays,
+            delivery_limit=delivery_limit,
+            max_lengths=max_lengths,
         )
         self._where = _where(url)
         self._max_attempts = max_attempts
@@ -164,6 +170,7 @@ class RabbitBus:
         self._drained = asyncio.Event()
         self._drained.set()
         self._state: BusState = "new"
+        self._connection: AbstractRobustConnection | None = None
 
     # -- Bus protocol -------------------------------------------------------------------
 
@@ -193,6 +200,7 @@ class RabbitBus:
         except (TimeoutError, AMQPError, OSError) as exc:
             self._state = "stopped"
             raise BusError(f"cannot connect to RabbitMQ at {self._where}") from exc
+        self._connection = connection
         try:
             await self._declare(connection)
             await self._broker.start()
@@ -266,6 +274,22 @@ class RabbitBus:
         if self._state != "started":
             return False
         return await self._broker.ping(timeout=2.0)
+
+    async def queue_depth(self, queue: str) -> int:
+        name = self.topology.work_queue(queue).queue.name
+        if self._state not in ("started", "stopping") or self._connection is None:
+            raise BusError(f"the depth of {name} cannot be read: the bus is not started")
+        try:
+            # A channel of its own: a failed passive declaration closes the channel it ran on.
+            channel = await self._connection.channel(publisher_confirms=False)
+            try:
+                declared = await channel.declare_queue(name, passive=True)
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+        except (TimeoutError, AMQPError, OSError) as exc:
+            raise BusError(f"the depth of {name} cannot be read ({type(exc).__name__})") from exc
+        return int(declared.declaration_result.message_count or 0)
 
     # -- internals ----------------------------------------------------------------------
 

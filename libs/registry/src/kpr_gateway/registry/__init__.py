@@ -19,6 +19,7 @@ from kpr_gateway.registry.directory import (
 )
 from kpr_gateway.registry.errors import (
     CertificateNotFoundError,
+    CertificateRevokedError,
     PartyNotFoundError,
     ReceiverUnresolvedError,
     RegistryAuthenticationError,
@@ -26,22 +27,43 @@ from kpr_gateway.registry.errors import (
     RegistryFaultError,
     RegistryResponseError,
     RegistryUnavailableError,
+    RevocationUnknownError,
+    TrustBundleError,
+    UntrustedCertificateError,
 )
 from kpr_gateway.registry.interface import AddressRegistry
 from kpr_gateway.registry.party import CommunicationParty, PartyType, QueueKind, queue_name
+from kpr_gateway.registry.revocation import (
+    DEFAULT_CRL_TIMEOUT,
+    CrlChecker,
+    RevocationMode,
+    distribution_points,
+)
+from kpr_gateway.registry.trust import (
+    FHI_ORG_NUMBER,
+    CertificateTrust,
+    TrustBundle,
+    load_trust_bundle,
+    organisation_numbers,
+)
 from kpr_gateway.registry.wsdl import Operation
 
 __all__ = [
+    "DEFAULT_CRL_TIMEOUT",
     "DEFAULT_KEY_PREFIX",
     "DEFAULT_RETRY_AFTER",
     "DEFAULT_STALE_FOR",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TTL",
+    "FHI_ORG_NUMBER",
     "AddressRegistry",
     "AddressRegistryClient",
     "CachedRegistry",
     "CertificateNotFoundError",
+    "CertificateRevokedError",
+    "CertificateTrust",
     "CommunicationParty",
+    "CrlChecker",
     "Entry",
     "Operation",
     "PartyNotFoundError",
@@ -55,8 +77,16 @@ __all__ = [
     "RegistryFaultError",
     "RegistryResponseError",
     "RegistryUnavailableError",
+    "RevocationMode",
+    "RevocationUnknownError",
     "Source",
     "TenantQueues",
+    "TrustBundle",
+    "TrustBundleError",
+    "UntrustedCertificateError",
+    "distribution_points",
+    "load_trust_bundle",
+    "organisation_numbers",
     "queue_name",
     "receiver_her_id",
 ]

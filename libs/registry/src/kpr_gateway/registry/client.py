@@ -84,6 +84,11 @@ class AddressRegistryClient:
     def base_url(self) -> str:
         return self._url
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The connection pool; others may share it (the CRL fetches), never close it."""
+        return self._http
+
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()

@@ -64,4 +64,5 @@ class Component(Protocol):
         """Finish own pending work; called after the bus stopped delivering."""
 
     def http_app(self) -> ASGIApp | None:
-        """The service's own HTTP app (with the health routes), or None for the health app."""
+        """The service's own HTTP app on ``http_port`` (intake's API), or None. Health, status
+        and metrics are not part of it: the runtime serves them on ``ops_port``."""

@@ -6,31 +6,49 @@ without registry access), and a tenant without one stops the start-up. With it, 
 without an override is served from the registry, cached in the service's Redis under
 ``<key_prefix>:registry:`` (one cache for all services of the gateway); a tenant with an
 override keeps using it.
+
+The registry's certificates are trusted only when they chain to the trust bundle
+(``registry_trust_bundle_file``, required with ``registry_url``), belong to the expected
+organisation (``registry_receiver_org_number``, FHI's) and are not revoked (their CRLs,
+fetched through the registry client's connection pool within
+``registry_crl_timeout_seconds``). When revocation cannot be checked, ``registry_revocation``
+decides: ``hard-fail`` (the default in production mode) refuses, ``soft-fail`` (the default in
+development mode) accepts with a warning. The registry itself is spoken to over HTTPS;
+``registry_allow_insecure`` permits plain HTTP for a local registry (and says so in the log).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Self
+from typing import TYPE_CHECKING, Literal, NoReturn, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from redis.asyncio import Redis
 
 from kpr_gateway.registry import (
+    DEFAULT_CRL_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_TTL,
-    AddressRegistry,
+    FHI_ORG_NUMBER,
     AddressRegistryClient,
     CachedRegistry,
+    CertificateTrust,
+    CrlChecker,
     ReceiverDirectory,
+    RevocationMode,
+    TrustBundle,
+    TrustBundleError,
 )
 from kpr_gateway.runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
     import httpx
+
+_log = logging.getLogger(__name__)
 
 
 class RegistrySettingsError(Exception):
@@ -62,6 +80,42 @@ class RegistryServiceSettings(ServiceSettings):
     registry_timeout_seconds: float = Field(
         default=DEFAULT_TIMEOUT, gt=0, description="How long to wait for one registry answer."
     )
+    registry_allow_insecure: bool = Field(
+        default=False,
+        description=(
+            "Allow an http:// registry_url (a local registry: kprgw local, tests). The "
+            "registry's answers decide where messages go, so production uses https://."
+        ),
+    )
+    registry_trust_bundle_file: Path | None = Field(
+        default=None,
+        description=(
+            "CA certificates (PEM) of the enterprise certificate issuers the registry's "
+            "certificates must chain to: Buypass' and Commfides' in production, the "
+            "development PKI's ca.pem locally. Required with registry_url; read again when "
+            "the file changes."
+        ),
+    )
+    registry_receiver_org_number: str = Field(
+        default=FHI_ORG_NUMBER,
+        pattern=r"^[0-9]{9}$",
+        description=(
+            "The organisation number KPR's certificates from the registry must carry "
+            "(Folkehelseinstituttet's)."
+        ),
+    )
+    registry_revocation: Literal["hard-fail", "soft-fail"] | None = Field(
+        default=None,
+        description=(
+            "When a registry certificate's CRL cannot be had: hard-fail refuses the "
+            "certificate, soft-fail accepts it with a warning. Default: hard-fail in "
+            "production mode, soft-fail in development mode. A revoked certificate is "
+            "always refused."
+        ),
+    )
+    registry_crl_timeout_seconds: float = Field(
+        default=DEFAULT_CRL_TIMEOUT, gt=0, description="How long to wait for one CRL."
+    )
 
     @field_validator("registry_url")
     @classmethod
@@ -75,7 +129,7 @@ class RegistryServiceSettings(ServiceSettings):
             raise ValueError("must not hold credentials: use registry_username and _password_file")
         return url
 
-    @field_validator("registry_password_file")
+    @field_validator("registry_password_file", "registry_trust_bundle_file")
     @classmethod
     def _is_file(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -87,6 +141,30 @@ class RegistryServiceSettings(ServiceSettings):
         if (self.registry_username is None) != (self.registry_password_file is None):
             raise ValueError("registry_username and registry_password_file go together")
         return self
+
+    @model_validator(mode="after")
+    def _registry_is_trusted(self) -> Self:
+        if self.registry_url is None:
+            return self
+        if urlsplit(self.registry_url).scheme != "https" and not self.registry_allow_insecure:
+            raise ValueError(
+                "registry_url must be https:// (registry_allow_insecure permits http:// for a "
+                "local registry)"
+            )
+        if self.registry_trust_bundle_file is None:
+            raise ValueError(
+                "registry_url needs registry_trust_bundle_file: the CA certificates (PEM) the "
+                "registry's certificates must chain to (Buypass, Commfides)"
+            )
+        return self
+
+    def revocation_mode(self) -> RevocationMode:
+        """``registry_revocation``, else hard-fail in production and soft-fail in development."""
+        if self.registry_revocation is not None:
+            return RevocationMode(self.registry_revocation)
+        if self.mode == "production":
+            return RevocationMode.HARD_FAIL
+        return RevocationMode.SOFT_FAIL
 
     def registry_password(self) -> str | None:
         """The HTTP basic password from its file (without the trailing newline), if one is set."""
@@ -111,6 +189,10 @@ def registry_client(
     end the process with exit 2. ``http`` is left open (the caller owns it), as the client's."""
     if settings.registry_url is None:
         return None
+    if urlsplit(settings.registry_url).scheme != "https":
+        _log.warning(
+            "address registry over plain HTTP (registry_allow_insecure): for a local registry only"
+        )
     try:
         return AddressRegistryClient(
             settings.registry_url,
@@ -124,10 +206,15 @@ def registry_client(
 
 
 def receiver_directory(
-    settings: RegistryServiceSettings, redis: Redis, client: AddressRegistry | None
+    settings: RegistryServiceSettings,
+    redis: Redis,
+    client: AddressRegistryClient | None,
+    *,
+    service_name: str = "registry",
 ) -> ReceiverDirectory:
     """Overrides only without a client; else overrides first, then the registry through a
-    cache in ``redis`` (which must answer bytes, redis-py's default)."""
+    cache in ``redis`` (which must answer bytes, redis-py's default), its certificates
+    trusted as the settings say. An unusable trust bundle ends the process with exit 2."""
     if client is None:
         return ReceiverDirectory()
     cached = CachedRegistry(
@@ -136,7 +223,30 @@ def receiver_directory(
         ttl=timedelta(seconds=settings.registry_cache_ttl_seconds),
         key_prefix=f"{settings.key_prefix}:registry:",
     )
-    return ReceiverDirectory(cached)
+    return ReceiverDirectory(
+        cached,
+        trust=registry_trust(settings, client.http, service_name=service_name),
+        receiver_org_number=settings.registry_receiver_org_number,
+    )
+
+
+def registry_trust(
+    settings: RegistryServiceSettings, http: httpx.AsyncClient, *, service_name: str = "registry"
+) -> CertificateTrust:
+    """The trust the settings describe; CRLs are fetched with ``http`` (left to its owner)."""
+    if settings.registry_trust_bundle_file is None:
+        _exit(service_name, "settings: registry_url needs registry_trust_bundle_file")
+    try:
+        bundle = TrustBundle(settings.registry_trust_bundle_file)
+    except TrustBundleError as exc:
+        _exit(service_name, f"settings: registry_trust_bundle_file: {exc}")
+    mode = settings.revocation_mode()
+    if mode is RevocationMode.SOFT_FAIL:
+        _log.warning(
+            "registry certificates whose CRL cannot be had are accepted (revocation soft-fails)"
+        )
+    crls = CrlChecker(http, mode=mode, timeout=settings.registry_crl_timeout_seconds)
+    return CertificateTrust(bundle, crls)
 
 
 def _exit(service_name: str, reason: str) -> NoReturn:

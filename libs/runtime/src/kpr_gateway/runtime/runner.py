@@ -12,22 +12,28 @@ from typing import Final, NoReturn, TypeVar
 import uvloop
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from kpr_gateway.ledger import KeySpace, Ledger, redis_from_url
 from kpr_gateway.nhn import NhnTransport
 from kpr_gateway.observability import (
+    ExternalSystems,
     GracefulShutdown,
     HealthServer,
+    HealthServerError,
     ServiceMetrics,
     health_app,
     readiness_checks,
     setup_logging,
     setup_tracing,
 )
+from kpr_gateway.observability.health import DrainState, Readiness
 from kpr_gateway.pipeline import RabbitBus
 from kpr_gateway.registry import AddressRegistryClient, ReceiverDirectory
 from kpr_gateway.runtime.component import Component, ServiceContext, StartupError, WorkSource
+from kpr_gateway.runtime.crash_points import arm_from_environment
 from kpr_gateway.runtime.ledger_guard import LedgerGuard, LedgerLostError
+from kpr_gateway.runtime.ledger_witness import RabbitWitness, witness_queue
 from kpr_gateway.runtime.registry import (
     RegistryServiceSettings,
     receiver_directory,
@@ -76,6 +82,8 @@ async def serve(
     Registry when ``registry_url`` is set (cached in the service's Redis); else overrides only.
     """
     setup_logging(name, settings.log_level, settings.log_json)
+    # Before anything connects: a crash point in production mode stops the start-up here.
+    arm_from_environment(name, production=settings.mode == "production")
     provider = setup_tracing(name, console=settings.traces_console)
     tenants = load_tenants(settings.tenants_file)
     redis = redis_from_url(settings.redis_url, **redis_options(settings))
@@ -99,10 +107,13 @@ async def serve(
         mode=settings.mode,
         allow_without_aof=settings.allow_redis_without_aof,
         check_seconds=settings.ledger_check_seconds,
+        # the newest ledger clock kept on the bus, so that older Redis files put back while
+        # nothing ran are caught at start (production only: local runs remove their queues)
+        witness=RabbitWitness(settings.rabbitmq_url, queue=witness_queue(settings.queue_prefix))
+        if settings.mode == "production"
+        else None,
     )
     checks = {"broker": bus.ping, "redis": ledger.ping, **guard.readiness_checks()}
-    if transport is not None:
-        checks["nhn"] = transport.ping
     context = ServiceContext(
         name=name,
         tenants=tenants,
@@ -122,13 +133,15 @@ async def serve(
         await guard.check_at_start()
         settle_start_up_objects()
         await _start(component, bus, transport)
-        app = component.http_app() or health_app(
-            context.readiness, context.metrics.registry, shutdown=shutdown
+        ops = HealthServer(
+            ops_app(context.readiness, metrics, shutdown, nhn=transport, registry=registry),
+            settings.ops_host,
+            settings.ops_port,
         )
-        server = HealthServer(app, settings.http_host, settings.http_port)
-        await server.start()
-        _log.info("%s started on port %d", name, server.port)
+        api = component.http_app()
+        server = None if api is None else HealthServer(api, settings.http_host, settings.http_port)
         try:
+            await _start_servers(name, ops, server)
             lost = await _until_shutdown_or_ledger_lost(shutdown, guard)
             if lost is not None:
                 # No drain: every further step would take the lost ledger for the truth.
@@ -138,14 +151,32 @@ async def serve(
             await _stop_inputs_first(component, server, bus, transport, settings.drain_seconds)
             await component.close()
         finally:
-            await server.stop()
+            if server is not None:
+                await server.stop()
+            await ops.stop()  # last: the probes see the drain to its end
     finally:
+        await guard.aclose()
         await redis.aclose()
         if registry is not None:
             await registry.aclose()
         await asyncio.to_thread(provider.shutdown)
         shutdown.uninstall()
     _log.info("%s stopped", name)
+
+
+async def _start_servers(name: str, ops: HealthServer, api: HealthServer | None) -> None:
+    """The ops port (health, status, metrics), then the API; a port that cannot be had is a
+    start-up error (exit code 2, naming it)."""
+    try:
+        await ops.start()
+        if api is not None:
+            await api.start()
+    except HealthServerError as exc:
+        raise StartupError(str(exc)) from exc
+    if api is None:
+        _log.info("%s started; ops on port %d", name, ops.port)
+    else:
+        _log.info("%s started; API on port %d, ops on port %d", name, api.port, ops.port)
 
 
 async def _until_shutdown_or_ledger_lost(
@@ -185,6 +216,30 @@ def redis_options(settings: ServiceSettings) -> dict[str, str]:
     return options
 
 
+def ops_app(
+    readiness: Readiness,
+    metrics: ServiceMetrics,
+    shutdown: DrainState,
+    *,
+    nhn: NhnTransport | None = None,
+    registry: AddressRegistryClient | None = None,
+) -> Starlette:
+    """The ops port's app: ``/healthz``, ``/readyz`` (the replica's own checks: broker,
+    Redis, the ledger's durability), ``/status`` and ``/metrics``.
+
+    NHN and the Address Registry are down for every replica alike when they are down: they
+    are shown in ``/status`` and ``kprgw_external_up{system}``, never in readiness, so that
+    an outage of theirs neither empties the Services nor holds up node drains.
+    """
+    checks: dict[str, Callable[[], Awaitable[bool]]] = {}
+    if nhn is not None:
+        checks["nhn"] = nhn.ping
+    if registry is not None:
+        checks["address_registry"] = registry.ping
+    external = ExternalSystems(checks, metrics.registry) if checks else None
+    return health_app(readiness, metrics.registry, shutdown=shutdown, external=external)
+
+
 def _receivers(
     name: str, settings: ServiceSettings, redis: Redis
 ) -> tuple[AddressRegistryClient | None, ReceiverDirectory]:
@@ -195,7 +250,7 @@ def _receivers(
         _log.info("receivers: from each tenant's receiver_override (no Address Registry set)")
     else:
         _log.info("receivers: receiver_override where set, else the Address Registry")
-    return client, receiver_directory(settings, redis, client)
+    return client, receiver_directory(settings, redis, client, service_name=name)
 
 
 async def _start(component: Component, bus: RabbitBus, transport: NhnTransport | None) -> None:
@@ -219,17 +274,17 @@ async def _start(component: Component, bus: RabbitBus, transport: NhnTransport |
 
 async def _stop_inputs_first(
     component: Component,
-    server: HealthServer,
+    server: HealthServer | None,
     bus: RabbitBus,
     transport: NhnTransport | None,
     drain_seconds: float,
 ) -> None:
     """Stop where work comes from first, so in-flight work can still reach its outputs.
 
-    The HTTP server stays up for the probes unless it is the source (intake): then it
-    stops first, finishing open requests, which still publish.
+    The API server stops first when it is the source (intake), finishing open requests,
+    which still publish; the ops port's probes stay up throughout.
     """
-    if component.work_arrives_by is WorkSource.HTTP:
+    if component.work_arrives_by is WorkSource.HTTP and server is not None:
         await server.stop(timeout=drain_seconds)
     stops = [bus.stop] + ([transport.stop] if transport is not None else [])
     if component.work_arrives_by is WorkSource.NHN:

@@ -41,7 +41,18 @@ class ServiceSettings(BaseSettings):
     queue_prefix: str = Field(default="", description="Prefix for internal queue names.")
     key_prefix: str = Field(default="kprgw", description="Prefix for Redis keys.")
     http_host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
-    http_port: int = Field(default=8080, description="Health, readiness and metrics (and API).")
+    http_port: int = Field(
+        default=8080,
+        description=(
+            "The service's own HTTP app (intake's API, transform's operator actions); a "
+            "service without one does not listen here."
+        ),
+    )
+    ops_host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
+    ops_port: int = Field(
+        default=9090,
+        description="Health, readiness, status and metrics, apart from the API.",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     traces_console: bool = False

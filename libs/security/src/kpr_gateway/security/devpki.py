@@ -1,6 +1,11 @@
 """A throw-away PKI for development and tests: one CA, and per party (a municipality or
 FHI) a signing and an encryption certificate shaped like Norwegian enterprise certificates.
 
+With ``crl_url`` the certificates name a CRL distribution point, as Buypass' and Commfides'
+do, and ``crl`` makes the CA's CRL to serve there (revoking whichever certificates a test
+asks). A second PKI can issue from the first one's CA (``ca=``), so one trust bundle (the
+CA's ``ca.pem``) covers both.
+
 Never for production: keys are written unencrypted (mode 0600) and the CA key is not kept.
 """
 
@@ -8,12 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -28,6 +34,7 @@ _PUBLIC_EXPONENT = 65537
 _BACKDATE = timedelta(hours=1)
 _PARTY_NAME = re.compile(r"\w[\w.-]*")
 _ORG_NUMBER = re.compile(r"\d{9}")
+DEFAULT_CRL_VALIDITY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class DevParty:
 class DevPki:
     ca: Credential
     parties: tuple[DevParty, ...]
+    crl_url: str | None = None
+    """Where the certificates say the CA's CRL is published (None: they name no CRL)."""
 
     @classmethod
     def create(
@@ -53,24 +62,83 @@ class DevPki:
         *,
         valid_days: int = 365,
         now: datetime | None = None,
+        ca: Credential | None = None,
+        crl_url: str | None = None,
     ) -> DevPki:
-        """A CA and two certificates per ``(name, org_number)``; names become file names."""
+        """A CA and two certificates per ``(name, org_number)``; names become file names.
+
+        ``ca``: issue from this CA (another ``DevPki``'s) rather than a new one.
+        ``crl_url``: the CRL distribution point every issued certificate names.
+        """
         _check_parties(parties)
         if valid_days < 1:
             raise ValueError("valid_days must be at least 1")
+        if crl_url is not None and not crl_url.startswith(("http://", "https://")):
+            raise ValueError("crl_url must be an http:// or https:// URL")
         start = (now or datetime.now(UTC)) - _BACKDATE
         end = start + _BACKDATE + timedelta(days=valid_days)
-        ca = _issue_ca(start, end)
+        issuer = ca if ca is not None else _issue_ca(start, end)
         issued = tuple(
             DevParty(
                 name=name,
                 org_number=org_number,
-                signing=_issue(ca, name, org_number, Usage.SIGNING, start=start, end=end),
-                encryption=_issue(ca, name, org_number, Usage.ENCRYPTION, start=start, end=end),
+                signing=_issue(
+                    issuer, name, org_number, Usage.SIGNING, start=start, end=end, crl_url=crl_url
+                ),
+                encryption=_issue(
+                    issuer,
+                    name,
+                    org_number,
+                    Usage.ENCRYPTION,
+                    start=start,
+                    end=end,
+                    crl_url=crl_url,
+                ),
             )
             for name, org_number in parties
         )
-        return cls(ca, issued)
+        return cls(issuer, issued, crl_url)
+
+    def crl(
+        self,
+        revoked: Iterable[x509.Certificate] = (),
+        *,
+        now: datetime | None = None,
+        valid_for: timedelta = DEFAULT_CRL_VALIDITY,
+        number: int = 1,
+    ) -> bytes:
+        """The CA's CRL (DER) listing ``revoked``, issued ``now`` and due again ``valid_for``
+        later (its nextUpdate)."""
+        moment = now or datetime.now(UTC)
+        ca = self.ca.certificate
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca.subject)
+            .last_update(moment - _BACKDATE)
+            .next_update(moment + valid_for)
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.ca.private_key.public_key()
+                ),
+                critical=False,
+            )
+        )
+        for certificate in revoked:
+            try:
+                certificate.verify_directly_issued_by(ca)
+            except (ValueError, TypeError, InvalidSignature) as exc:
+                raise ValueError("only certificates this CA issued can be on its CRL") from exc
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(certificate.serial_number)
+                .revocation_date(moment - _BACKDATE)
+                .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+                .build()
+            )
+        return builder.sign(self.ca.private_key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER
+        )
 
     def party(self, name: str) -> DevParty:
         for party in self.parties:
@@ -150,7 +218,14 @@ def _issue_ca(start: datetime, end: datetime) -> Credential:
 
 
 def _issue(
-    ca: Credential, name: str, org_number: str, usage: Usage, *, start: datetime, end: datetime
+    ca: Credential,
+    name: str,
+    org_number: str,
+    usage: Usage,
+    *,
+    start: datetime,
+    end: datetime,
+    crl_url: str | None = None,
 ) -> Credential:
     key = _new_key()
     subject = x509.Name(
@@ -165,7 +240,7 @@ def _issue(
         key_usage = _key_usage(digital_signature=True, content_commitment=True)
     else:
         key_usage = _key_usage(key_encipherment=True, data_encipherment=True)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca.certificate.subject)
@@ -180,9 +255,23 @@ def _issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.private_key.public_key()),
             critical=False,
         )
-        .sign(ca.private_key, hashes.SHA256())
     )
-    return Credential(certificate, key)
+    if crl_url is not None:
+        builder = builder.add_extension(_crl_distribution_point(crl_url), critical=False)
+    return Credential(builder.sign(ca.private_key, hashes.SHA256()), key)
+
+
+def _crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )
 
 
 def _key_usage(

@@ -12,3 +12,8 @@ class TenantFileError(TenancyError):
 class ReportingNotConfiguredError(TenancyError):
     """A tenant (or one of its EPJ clients) lacks what a KPR message must say about its
     sender: the ``reporting`` block, or an EPJ system for the client."""
+
+
+class EnvironmentNotAllowedError(TenancyError):
+    """A message names an environment its tenant may not send to (only the tenant's own, or
+    KPR Validering for a test submission)."""

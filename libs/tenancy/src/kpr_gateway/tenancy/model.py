@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -120,6 +121,62 @@ _CLIENT_SYSTEM_DESCRIPTION = (
 )
 
 
+MAX_WEBHOOK_URL_LENGTH = 2048
+
+
+class Webhook(_Strict):
+    """Where the webhooks service tells an EPJ client what KPR answered for its events.
+
+    The body is signed with HMAC-SHA256 under the secret in ``secret_file`` (a mounted
+    Secret, at least 32 bytes; read by the webhooks service at start-up). ``url`` is http or
+    https here; the webhooks service refuses http unless told otherwise (local runs, tests).
+    """
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WEBHOOK_URL_LENGTH)]
+    secret_file: Path = Field(description="File with the signing secret (>= 32 bytes).")
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        # First: urlsplit drops tabs and newlines silently.
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise ValueError("the webhook url must not contain spaces or control characters")
+        try:
+            parts = urlsplit(value)
+            if parts.port == 0:  # reading the port raises for one that is no port number
+                raise ValueError
+        except ValueError:
+            raise ValueError("the webhook url cannot be read as a URL") from None
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("the webhook url needs http:// or https:// and a host")
+        # Credentials would end up in logs and errors; the signature authenticates the body.
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("the webhook url must not carry credentials")
+        if parts.fragment:
+            raise ValueError("the webhook url must not have a fragment")
+        return value
+
+    @field_validator("secret_file")
+    @classmethod
+    def _resolve_secret(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+    @property
+    def is_https(self) -> bool:
+        return urlsplit(self.url).scheme == "https"
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its query: fit for logs and error texts (a query may hold a token)."""
+        parts = urlsplit(self.url)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+_WEBHOOK_DESCRIPTION = (
+    "Where receipts for this client's events are POSTed (signed); unset: no webhook."
+)
+
+
 class EpjClient(_Strict):
     """An EPJ system allowed to submit and read this tenant's events.
 
@@ -134,6 +191,7 @@ class EpjClient(_Strict):
         default=None, description="Requests per second before 429; unset: the service default."
     )
     epj_system: EpjSystemEntry | None = Field(default=None, description=_CLIENT_SYSTEM_DESCRIPTION)
+    webhook: Webhook | None = Field(default=None, description=_WEBHOOK_DESCRIPTION)
 
 
 class OAuthClient(_Strict):
@@ -152,6 +210,7 @@ class OAuthClient(_Strict):
         default=None, description="Requests per second before 429; unset: the service default."
     )
     epj_system: EpjSystemEntry | None = Field(default=None, description=_CLIENT_SYSTEM_DESCRIPTION)
+    webhook: Webhook | None = Field(default=None, description=_WEBHOOK_DESCRIPTION)
 
 
 class TenantOAuth(_Strict):

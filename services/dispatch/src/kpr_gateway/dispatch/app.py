@@ -4,7 +4,9 @@ NHN's Tjenestebuss with the wire profile (DESIGN.md section 5), and moves the me
 
 The receiver's queue is resolved per tenant in ``start`` (``receiver_override``, else the
 Address Registry); deliveries that arrive meanwhile wait, and a tenant that cannot be
-resolved stops the start-up.
+resolved stops the start-up. A message that names another environment (an annual test
+submission to KPR Validering) goes to that environment's receiver, whose queue is resolved when
+a message first needs it (``RouteBook``).
 
 Crash safety: a message the ledger already has at ``dispatched`` or beyond is skipped. Every
 send is noted in the ledger first, with its AMQP message-id, so a resend after a crash
@@ -25,12 +27,14 @@ from opentelemetry import trace
 
 from kpr_gateway.dispatch.errors import (
     LEDGER_ERRORS,
+    RECEIVER_ERRORS,
     AddressMismatchError,
     NoTransportError,
+    ReceiverUnresolvedError,
     SendFailedError,
     UnknownTenantError,
 )
-from kpr_gateway.dispatch.routes import TenantRoute, resolve_routes
+from kpr_gateway.dispatch.routes import RouteBook, TenantRoute, resolve_routes
 from kpr_gateway.dispatch.settings import DispatchSettings
 from kpr_gateway.ledger import Ledger, MessageState
 from kpr_gateway.nhn import CMS_CONTENT_TYPE, NhnMessage, NhnSendError, NhnTransport, new_message
@@ -42,7 +46,9 @@ from kpr_gateway.pipeline.contracts import SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.runtime import MessageStep, ServiceContext, StartGate, WorkSource
-from kpr_gateway.tenancy import TenantsFile
+from kpr_gateway.runtime.crash_points import crash_point
+from kpr_gateway.runtime.receivers import for_message
+from kpr_gateway.tenancy import EnvironmentNotAllowedError, TenantsFile, message_environment
 
 SERVICE_NAME = "dispatch"
 _log = logging.getLogger(__name__)
@@ -78,6 +84,7 @@ class Dispatch:
         self._tenants = tenants
         self._receivers = receivers
         self._routes: dict[str, TenantRoute] = {}
+        self._other_routes = RouteBook(receivers)
         self._started = StartGate()
         self._ledger = ledger
         self._step = MessageStep(
@@ -124,10 +131,14 @@ class Dispatch:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
         if await self._step.should_skip(tenant_id, msg_id):
             return
+        if sealed.environment is not None:
+            route = await self._route_of(route, sealed)
         _check_addressing(route, sealed)
         message = self._nhn_message(route, sealed)
         await self._note_attempt(tenant_id, msg_id, message.message_id)
+        crash_point("dispatch.after_attempt")
         await self._send(tenant_id, msg_id, message)
+        crash_point("dispatch.after_send")
         await self._step.advance(
             tenant_id,
             msg_id,
@@ -135,6 +146,18 @@ class Dispatch:
             detail={"transport_message_id": message.message_id},
         )
         self._sent.labels(tenant=tenant_id).inc()
+
+    async def _route_of(self, own: TenantRoute, sealed: SealedMessage) -> TenantRoute:
+        """The route to the receiver of the environment the message names (``own`` when it
+        is the tenant's); one its tenant may not send to parks the message."""
+        tenant = self._tenants.by_id(sealed.tenant_id)
+        try:
+            environment = message_environment(tenant, sealed.environment)
+        except EnvironmentNotAllowedError as exc:
+            raise ReceiverUnresolvedError(f"message {sealed.msg_id}: {exc}") from exc
+        if environment is tenant.environment:
+            return own
+        return await for_message(self._other_routes.route(tenant, environment), RECEIVER_ERRORS)
 
     def _nhn_message(self, route: TenantRoute, sealed: SealedMessage) -> NhnMessage:
         return new_message(

@@ -5,6 +5,7 @@ Texts name tenants, message ids, HER-ids and queue names only.
 
 from kpr_gateway.pipeline.errors import PermanentError, TransientError
 from kpr_gateway.runtime.message_step import LedgerErrors
+from kpr_gateway.runtime.receivers import ReceiverErrors
 
 
 class DispatchError(Exception):
@@ -28,6 +29,15 @@ class AddressMismatchError(DispatchError, PermanentError):
     changed after sealing): parked rather than sent to a receiver it was not sealed for."""
 
 
+class ReceiverUnresolvedError(DispatchError, PermanentError):
+    """The message's receiver cannot be used: it names an environment its tenant may not send
+    to, or the Address Registry cannot resolve that receiver's queue. Parked with the reason."""
+
+
+class RegistryDownError(DispatchError, TransientError):
+    """The Address Registry could not be asked for the message's receiver: retried."""
+
+
 class SendFailedError(DispatchError, TransientError):
     """NHN's broker did not accept the message (refused, unreachable, timed out): retried."""
 
@@ -38,3 +48,6 @@ class LedgerDownError(DispatchError, TransientError):
 
 LEDGER_ERRORS = LedgerErrors(down=LedgerDownError, unknown_message=MessageUnknownToLedgerError)
 """What the ledger's answers become in dispatch (its ``MessageStep``)."""
+
+RECEIVER_ERRORS = ReceiverErrors(down=RegistryDownError, unresolved=ReceiverUnresolvedError)
+"""What a receiver a message names and cannot have becomes in dispatch."""

@@ -4,15 +4,20 @@ The receiver's async queue comes from the receiver directory (the tenant's
 ``receiver_override``, else the Address Registry's ``E_SB_ASYNC`` address of the KPR
 receiver); replies come back to the tenant's own async queue, where receipts listens. A
 tenant whose receiver cannot be resolved stops the start-up with the tenant named.
+
+A message that names another environment than its tenant's (an annual test submission to KPR
+Validering) goes to that environment's receiver: its route is resolved when a message first
+needs it, through the same directory, and kept (``RouteBook``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from kpr_gateway.registry import ReceiverDirectory, receiver_her_id
 from kpr_gateway.runtime.receivers import resolve_each
-from kpr_gateway.tenancy import Tenant, TenantsFile
+from kpr_gateway.tenancy import TargetEnvironment, Tenant, TenantsFile
 
 WHAT = "the receiver's async queue"
 
@@ -28,15 +33,37 @@ class TenantRoute:
     to_her_id: str
 
 
-async def resolve_route(tenant: Tenant, receivers: ReceiverDirectory) -> TenantRoute:
-    """Raises ``RegistryError`` when the receiver's queue cannot be resolved."""
+async def resolve_route(
+    tenant: Tenant, receivers: ReceiverDirectory, environment: TargetEnvironment | None = None
+) -> TenantRoute:
+    """The route to the receiver of ``environment``, else of the tenant's own. Raises
+    ``RegistryError`` when the receiver's queue cannot be resolved."""
     return TenantRoute(
         tenant_id=tenant.id,
-        to_queue=await receivers.receiver_async_queue(tenant),
+        to_queue=await receivers.receiver_async_queue(tenant, environment=environment),
         reply_to=tenant.async_queue,
         from_her_id=tenant.communication_party.her_id,
-        to_her_id=receiver_her_id(tenant),
+        to_her_id=receiver_her_id(tenant, environment),
     )
+
+
+@dataclass
+class RouteBook:
+    """Routes to receivers of other environments than their tenants' own, resolved on first
+    use and kept for the life of the process (as the start-up's routes are)."""
+
+    receivers: ReceiverDirectory
+    _held: dict[tuple[str, TargetEnvironment], TenantRoute] = field(default_factory=dict)
+    _locks: dict[tuple[str, TargetEnvironment], asyncio.Lock] = field(default_factory=dict)
+
+    async def route(self, tenant: Tenant, environment: TargetEnvironment) -> TenantRoute:
+        """Raises ``RegistryError`` when the receiver's queue cannot be resolved."""
+        key = (tenant.id, environment)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            held = self._held.get(key)
+            if held is None:
+                held = self._held[key] = await resolve_route(tenant, self.receivers, environment)
+            return held
 
 
 async def resolve_routes(

@@ -8,6 +8,11 @@ tenant that cannot be resolved stops the start-up. It is not looked up per messa
 is no longer fit to seal with (expired, say) and came from the registry, it is looked up
 once more (KPR may have a new one) before the message is parked.
 
+A message that names its environment (an annual test submission to KPR Validering) is sealed
+for that environment's receiver, resolved when first needed and then kept
+(``ResolvedCertificates.obtain``); an environment its tenant may not send to, or a receiver that
+cannot be resolved, parks it (registry down: retried).
+
 A message whose sealed form is larger than the NHN limit (``max_nhn_message_bytes``) is not
 sent: the ledger records it ``refused`` with envelope's reason (no receipt: KPR never saw it),
 and the delivery is parked with the same reason.
@@ -30,7 +35,9 @@ from opentelemetry import trace
 
 from kpr_gateway.envelope.errors import (
     LEDGER_ERRORS,
+    RECEIVER_ERRORS,
     MessageTooLargeError,
+    ReceiverUnresolvedError,
     SealError,
     UnknownTenantError,
 )
@@ -51,15 +58,23 @@ from kpr_gateway.pipeline.contracts import BuiltMessage, SealedMessage
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.registry import ReceiverDirectory
 from kpr_gateway.runtime import MessageStep, ServiceContext, StartGate, WorkSource
+from kpr_gateway.runtime.crash_points import crash_point
 from kpr_gateway.runtime.receivers import (
     DEFAULT_RENEW_INTERVAL_SECONDS,
     ReceiverCertificate,
     ResolvedCertificates,
+    for_message,
 )
 from kpr_gateway.security import cms
 from kpr_gateway.security.certs import Usage, check_certificate, days_to_expiry
 from kpr_gateway.security.errors import SecurityError
-from kpr_gateway.tenancy import TenantsFile
+from kpr_gateway.tenancy import (
+    EnvironmentNotAllowedError,
+    TargetEnvironment,
+    TenantsFile,
+    kpr_receiver_her_id,
+    message_environment,
+)
 
 SERVICE_NAME = "envelope"
 _log = logging.getLogger(__name__)
@@ -174,10 +189,11 @@ class Envelope:
             raise UnknownTenantError(f"message {msg_id} names unknown tenant {tenant_id}")
         if await self._step.should_skip(tenant_id, msg_id):
             return
+        environment = self._environment(built)
         # The sealed form is always larger than the document: a document over the limit is
         # refused without the work of sealing it.
         await self._refuse_if_too_large(tenant_id, msg_id, len(built.document), sealed=False)
-        cms_bytes = await self._seal(sealing, msg_id, built.document)
+        cms_bytes = await self._seal(sealing, msg_id, built.document, environment)
         await self._refuse_if_too_large(tenant_id, msg_id, len(cms_bytes), sealed=True)
         sealed = SealedMessage(
             tenant_id=tenant_id,
@@ -185,13 +201,15 @@ class Envelope:
             msg_type=built.msg_type,
             batch_id=built.batch_id,
             from_her_id=sealing.from_her_id,
-            to_her_id=sealing.to_her_id,
+            to_her_id=kpr_receiver_her_id(environment),
+            environment=built.environment,
             cms=cms_bytes,
         )
         # Ledger first: dispatch may act on the sealed message at once, and the history should
         # read in order. A crash before the publish is recovered by the redelivered message,
         # which is sealed again because only a dispatched message is skipped.
         await self._step.advance(tenant_id, msg_id, MessageState.ENVELOPED)
+        crash_point("envelope.after_mark")
         await self._bus.publish(queues.OUTBOX, sealed.to_body(), message_id=msg_id)
         self._sealed.labels(tenant=tenant_id).inc()
 
@@ -221,12 +239,22 @@ class Envelope:
         _log.warning("%s", reason)
         raise MessageTooLargeError(reason)
 
-    async def _seal(self, sealing: TenantSealing, msg_id: str, document: bytes) -> bytes:
+    def _environment(self, built: BuiltMessage) -> TargetEnvironment:
+        """The environment whose receiver the message goes to (the one it names, else its
+        tenant's); one its tenant may not send to parks it."""
+        try:
+            return message_environment(self._tenants.by_id(built.tenant_id), built.environment)
+        except EnvironmentNotAllowedError as exc:
+            raise ReceiverUnresolvedError(f"message {built.msg_id}: {exc}") from exc
+
+    async def _seal(
+        self, sealing: TenantSealing, msg_id: str, document: bytes, environment: TargetEnvironment
+    ) -> bytes:
         with _tracer.start_as_current_span(
             "seal", attributes={"kprgw.tenant": sealing.tenant_id, "kprgw.msg_id": msg_id}
         ):
             now = self._clock()
-            recipient = await self._recipient(sealing.tenant_id, now)
+            recipient = await self._recipient(sealing.tenant_id, environment, now)
             started = time.perf_counter()
             try:
                 # CPU work off the event loop, so deliveries and heartbeats keep flowing.
@@ -240,15 +268,22 @@ class Envelope:
             self._seal_seconds.observe(time.perf_counter() - started)
             return sealed
 
-    async def _recipient(self, tenant_id: str, now: datetime) -> x509.Certificate:
-        """The receiver's certificate; one that is no longer fit is renewed from the Address
-        Registry if it came from there (else sealing refuses it and the message is parked)."""
-        recipient = self._recipients.current(tenant_id)
+    async def _recipient(
+        self, tenant_id: str, environment: TargetEnvironment, now: datetime
+    ) -> x509.Certificate:
+        """The certificate of the environment's receiver; one that is no longer fit is renewed
+        from the Address Registry if it came from there (else sealing refuses it and the
+        message is parked)."""
+        tenant = self._tenants.by_id(tenant_id)
+        recipient = await for_message(
+            self._recipients.obtain(tenant, environment, now=now), RECEIVER_ERRORS
+        )
         try:
             check_certificate(recipient, Usage.ENCRYPTION, now)
         except SecurityError:
-            tenant = self._tenants.by_id(tenant_id)
-            renewed = await self._recipients.renew(tenant, recipient, now=now)
+            renewed = await self._recipients.renew(
+                tenant, recipient, now=now, environment=environment
+            )
             return recipient if renewed is None else renewed
         return recipient
 

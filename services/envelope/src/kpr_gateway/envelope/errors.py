@@ -5,6 +5,7 @@ Texts name tenants, message ids and certificates (by serial and fingerprint) onl
 
 from kpr_gateway.pipeline.errors import PermanentError, TransientError
 from kpr_gateway.runtime.message_step import LedgerErrors
+from kpr_gateway.runtime.receivers import ReceiverErrors
 
 
 class EnvelopeError(Exception):
@@ -28,9 +29,21 @@ class MessageTooLargeError(EnvelopeError, PermanentError):
     parked with the sizes, and recorded in the ledger as rejected by envelope."""
 
 
+class ReceiverUnresolvedError(EnvelopeError, PermanentError):
+    """The message's receiver cannot be used: it names an environment its tenant may not send
+    to, or the Address Registry cannot resolve that receiver. Parked with the reason."""
+
+
+class RegistryDownError(EnvelopeError, TransientError):
+    """The Address Registry could not be asked for the message's receiver: retried."""
+
+
 class LedgerDownError(EnvelopeError, TransientError):
     """The ledger could not be reached: retried with backoff."""
 
 
 LEDGER_ERRORS = LedgerErrors(down=LedgerDownError, unknown_message=MessageUnknownToLedgerError)
 """What the ledger's answers become in envelope (its ``MessageStep``)."""
+
+RECEIVER_ERRORS = ReceiverErrors(down=RegistryDownError, unresolved=ReceiverUnresolvedError)
+"""What a receiver a message names and cannot have becomes in envelope."""

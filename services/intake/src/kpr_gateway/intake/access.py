@@ -98,6 +98,20 @@ class Gatekeeper:
                 route=route_template(request),
             )
 
+    async def missing_annual_submission(
+        self, request: Request, who: Caller, submission_id: uuid.UUID
+    ) -> None:
+        """The caller's tenant has no such annual submission: audit it if another tenant has."""
+        owner = await self._foreign.annual_submission_owner(who.tenant.id, str(submission_id))
+        if owner is not None:
+            self._audit.cross_tenant_read(
+                caller=who,
+                owner_tenant=owner,
+                resource="annual_submission",
+                resource_id=str(submission_id),
+                route=route_template(request),
+            )
+
 
 def route_template(request: Request) -> str:
     """The matched route's template ("/v1/events/{event_id}"): ids never reach audit or spans."""

@@ -7,6 +7,12 @@ records the submission and both messages in one ledger step under the year's res
 and publishes both on ``messages``. A refused submission is recorded with its report;
 nothing of it is sent. The spooled files are deleted when the request is done, also on
 errors.
+
+The form's ``environment`` picks the receiver: the tenant's own (the default), or
+``validation`` for a test submission to KPR Validering. Both messages carry it (their MsgHead
+is addressed to it, and the ``BuiltMessage`` names it for envelope, dispatch and receipts),
+and the resend rules hold per environment: a test submission neither blocks the year's
+submission to KPR nor counts as it.
 """
 
 # No "from __future__ import annotations": FastAPI reads the Depends() in the route
@@ -62,9 +68,16 @@ from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id, current_traceparent
 from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
-from kpr_gateway.pipeline.contracts import BuiltMessage
+from kpr_gateway.pipeline.contracts import BuiltMessage, ReceiverEnvironment
 from kpr_gateway.pipeline.errors import PublishError
-from kpr_gateway.tenancy import Tenant, TenantsFile, kpr_receiver
+from kpr_gateway.tenancy import (
+    TEST_SUBMISSION_ENVIRONMENT,
+    EnvironmentNotAllowedError,
+    Tenant,
+    TenantsFile,
+    kpr_receiver,
+    message_environment,
+)
 from kpr_gateway.tenancy.model import Scope, TargetEnvironment
 
 _log = logging.getLogger(__name__)
@@ -121,24 +134,19 @@ def _year(raw: str, today: date, problems: list[dict[str, Any]]) -> int:
 
 
 def _environment(raw: str, tenant: Tenant, problems: list[dict[str, Any]]) -> TargetEnvironment:
-    if not raw:
-        return tenant.environment
+    """The tenant's own environment, or validation (a test submission to KPR Validering)."""
     try:
-        environment = TargetEnvironment(raw)
-    except ValueError:
-        problems.append({"field": "environment", "reason": "production or validation"})
-        return tenant.environment
-    if environment is not tenant.environment:
-        # envelope seals for, dispatch routes to and receipts verifies the receiver of the
-        # tenant's environment: a message addressed elsewhere would travel the wrong way.
-        problems.append(
-            {
-                "field": "environment",
-                "reason": f"only the tenant's own ({tenant.environment.value}) for now: the "
-                "services route per tenant, not per message",
-            }
+        return message_environment(tenant, raw or None)
+    except EnvironmentNotAllowedError:
+        own = tenant.environment.value
+        allowed = (
+            own
+            if tenant.environment is TEST_SUBMISSION_ENVIRONMENT
+            else f"{own} (the tenant's own) or {TEST_SUBMISSION_ENVIRONMENT.value} (a test "
+            "submission to KPR Validering)"
         )
-    return environment
+        problems.append({"field": "environment", "reason": allowed})
+        return tenant.environment
 
 
 def _replace_and_reason(
@@ -205,8 +213,11 @@ class AnnualSubmitter:
             self._refuse_if_blocked(
                 tenant.id, await self._ledger_call(self._discipline(tenant.id, form))
             )
+            # The previous year as the register has it: the tenant's own environment's.
             previous = await self._ledger_call(
-                self._ledger.annual.accepted_persons(tenant.id, form.year - 1)
+                self._ledger.annual.accepted_persons(
+                    tenant.id, form.year - 1, environment=tenant.environment.value
+                )
             )
             # The messages are packed while the check runs (each in a thread of its own: the
             # zip's deflate and lxml's parsing use two cores); a refused submission's packing
@@ -258,7 +269,7 @@ class AnnualSubmitter:
                 reason=form.reason,
             )
         if shipments is not None:
-            await self._publish(tenant.id, submission_id, shipments)
+            await self._publish(tenant.id, submission_id, form.environment, shipments)
         self._submissions.labels(
             tenant=tenant.id, outcome="refused" if shipments is None else "sent"
         ).inc()
@@ -268,7 +279,9 @@ class AnnualSubmitter:
         return AnnualSubmissionStatus.of(record)
 
     async def _discipline(self, tenant_id: str, form: AnnualForm) -> DisciplineAnswer:
-        return await self._ledger.annual.discipline(tenant_id, form.year, replace=form.replace)
+        return await self._ledger.annual.discipline(
+            tenant_id, form.year, replace=form.replace, environment=form.environment.value
+        )
 
     def _refuse_if_blocked(self, tenant_id: str, answer: DisciplineAnswer) -> None:
         if answer.rule is Discipline.ALLOWED:
@@ -325,7 +338,11 @@ class AnnualSubmitter:
         )
 
     async def _publish(
-        self, tenant_id: str, submission_id: str, shipments: tuple[AnnualShipment, ...]
+        self,
+        tenant_id: str,
+        submission_id: str,
+        environment: TargetEnvironment,
+        shipments: tuple[AnnualShipment, ...],
     ) -> None:
         messages = [
             BuiltMessage(
@@ -334,6 +351,7 @@ class AnnualSubmitter:
                 msg_type="KPR_IPL" if s.msg_type == "KPR_IPL" else "KPR_IDE",
                 batch_id=uuid.UUID(submission_id),
                 submission_id=uuid.UUID(submission_id),
+                environment=_RECEIVER_ENVIRONMENTS[environment],
                 document=s.document,
             )
             for s in shipments
@@ -371,6 +389,11 @@ class AnnualSubmitter:
                 msg_type="KPR_IPL" if m.msg_type == "KPR_IPL" else "KPR_IDE",
                 batch_id=uuid.UUID(m.submission_id),
                 submission_id=uuid.UUID(m.submission_id),
+                environment=(
+                    _RECEIVER_ENVIRONMENTS[TargetEnvironment(m.environment)]
+                    if m.environment
+                    else None
+                ),
                 document=m.document,
             )
             for m in found
@@ -420,6 +443,14 @@ class AnnualSubmitter:
             raise UnavailableError("the ledger is unavailable; try again") from exc
 
 
+_RECEIVER_ENVIRONMENTS: Final[dict[TargetEnvironment, ReceiverEnvironment]] = {
+    TargetEnvironment.PRODUCTION: "production",
+    TargetEnvironment.VALIDATION: "validation",
+    TargetEnvironment.COMMUNICATION_TEST: "communication-test",
+}
+"""The environment as the ``BuiltMessage`` names it."""
+
+
 def _ledger_messages(
     shipments: tuple[AnnualShipment, AnnualShipment],
 ) -> tuple[AnnualMessage, AnnualMessage]:
@@ -451,12 +482,15 @@ def register_annual_routes(
         description=(
             "multipart/form-data with the file parts `iplos` (IPLOS 3.7, iplos_2019.xsd) and "
             "`ident` (XPR(ide) 53.1.3), and the fields `year` (default: the previous calendar "
-            "year), `environment` (the tenant's own), `replace` (true to replace the year's "
-            "acknowledged submission) and `reason` (required with replace). Answers 201 with "
-            "the submission once it is checked and recorded: `status` is `refused` (the "
-            "report's findings; nothing sent) or `sending`. 409 while the year's current "
-            "submission waits for KPR's AppRec, or after an acknowledged one without replace "
-            "(`details[0].submission_id` names it). 413 over the file size limit."
+            "year), `environment` (default the tenant's own; `validation` sends a test "
+            "submission to KPR Validering, HER-id 171479; any other is 422), `replace` (true to "
+            "replace the year's acknowledged submission) and `reason` (required with replace). "
+            "Answers 201 with the submission once it is checked and recorded: `status` is "
+            "`refused` (the report's findings; nothing sent) or `sending`. 409 while the year's "
+            "current submission to the same environment waits for KPR's AppRec, or after an "
+            "acknowledged one without replace (`details[0].submission_id` names it); a test "
+            "submission to KPR Validering neither blocks nor replaces the one to KPR. 413 over "
+            "the file size limit."
         ),
         openapi_extra={
             "requestBody": {
@@ -473,6 +507,10 @@ def register_annual_routes(
                                 "environment": {
                                     "type": "string",
                                     "enum": [e.value for e in TargetEnvironment],
+                                    "description": (
+                                        "Default: the tenant's own. validation: a test "
+                                        "submission to KPR Validering (171479)."
+                                    ),
                                 },
                                 "replace": {"type": "boolean", "default": False},
                                 "reason": {"type": "string", "maxLength": MAX_REASON_CHARS},
@@ -508,6 +546,9 @@ def register_annual_routes(
         except LedgerError as exc:
             raise UnavailableError("the ledger is unavailable; try again") from exc
         if record is None:
+            # As the event and message reads: the same 404 whether the id is nobody's or
+            # another tenant's (no oracle), and the second is audited.
+            await gate.missing_annual_submission(request, who, submission_id)
             raise NotFoundError(f"no annual submission {submission_id} for this tenant")
         return AnnualSubmissionStatus.of(record)
 

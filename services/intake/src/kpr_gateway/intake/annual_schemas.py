@@ -38,7 +38,13 @@ class AnnualSubmissionStatus(BaseModel):
 
     submission_id: str
     year: int
-    environment: str = Field(description="Where it was sent: production or validation.")
+    environment: str = Field(
+        description=(
+            "The receiver both messages were addressed to: the tenant's own environment, or "
+            "validation for a test submission to KPR Validering (171479), which neither blocks "
+            "nor counts as the year's submission to KPR."
+        )
+    )
     status: AnnualStatus = Field(
         description=(
             "refused (the check found errors, or a message was over the NHN limit: nothing "

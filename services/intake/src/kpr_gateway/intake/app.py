@@ -51,7 +51,6 @@ from kpr_gateway.intake.submission import Accepted, SubmitOutcome, Submitter
 from kpr_gateway.intake.tracing import ServerSpanMiddleware
 from kpr_gateway.ledger import KeySpace, Ledger, LedgerError
 from kpr_gateway.messages.iplos_kpr import Notification, describe_error_entries
-from kpr_gateway.observability.health import DrainState, Readiness, add_health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import current_trace_id, current_traceparent
 from kpr_gateway.pipeline.bus import Bus
@@ -83,13 +82,12 @@ def create_app(  # noqa: PLR0915 (the route handlers are its body)
     limiter: RateLimiter,
     limits: IntakeLimits,
     metrics: ServiceMetrics,
-    readiness: Readiness,
-    shutdown: DrainState | None = None,
     tokens: TokenVerifier | None = None,
     keys: KeySpace | None = None,
     annual: AnnualOptions | None = None,
 ) -> FastAPI:
-    """The intake API; the same app serves in production and in the embedded mode.
+    """The intake API; the same app serves in production and in the embedded mode. It has no
+    health or metrics routes: the runtime serves those on the ops port, apart from the API.
 
     ``tokens`` turns on OAuth2 bearer tokens beside API keys; ``keys`` is the ledger's key
     space (to notice, and audit, reads of ids that belong to another tenant).
@@ -119,7 +117,6 @@ def create_app(  # noqa: PLR0915 (the route handlers are its body)
         counter=metrics.counter("audit", "Audit records written, by kind.", ("event",))
     )
     foreign = ForeignIds(ledger, keys or KeySpace(), [t.id for t in tenants.tenants])
-    add_health_routes(app, readiness, metrics.registry, shutdown=shutdown)
 
     app.add_middleware(ServerSpanMiddleware)
     _install_error_answers(app)
@@ -204,6 +201,11 @@ def create_app(  # noqa: PLR0915 (the route handlers are its body)
     ) -> Any:
         try:
             record = await ledger.get_event(who.tenant.id, str(event_id))
+            deliveries = (
+                await ledger.webhooks.deliveries(who.tenant.id, record.msg_ids)
+                if record is not None and record.client_id is not None
+                else {}
+            )
         except LedgerError as exc:
             raise _unavailable() from exc
         if record is None:
@@ -211,7 +213,7 @@ def create_app(  # noqa: PLR0915 (the route handlers are its body)
             # the second is audited.
             await gate.missing_event(request, who, event_id)
             raise NotFoundError(f"no event {event_id} for this tenant")
-        return EventStatus.of(record)
+        return EventStatus.of(record, deliveries)
 
     @app.get(
         "/v1/messages/{msg_id}", response_model=MessageStatus, summary="A KPR message's status"
@@ -311,8 +313,6 @@ def build(context: ServiceContext, settings: IntakeSettings) -> Intake:
                 chunk_events=settings.chunk_events,
             ),
             metrics=context.metrics,
-            readiness=context.readiness,
-            shutdown=context.drain,
             tokens=tokens,
             keys=KeySpace(settings.key_prefix),
             annual=AnnualOptions(

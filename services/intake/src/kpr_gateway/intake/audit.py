@@ -9,7 +9,7 @@ request body. The client's network address is left out too (it can identify a pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Final
 
@@ -127,13 +127,22 @@ class ForeignIds:
         self._tenant_ids = tuple(tenant_ids)
 
     async def event_owner(self, tenant_id: str, event_id: str) -> str | None:
+        return await self._owner(tenant_id, lambda other: self._keys.event(other, event_id))
+
+    async def annual_submission_owner(self, tenant_id: str, submission_id: str) -> str | None:
+        return await self._owner(
+            tenant_id, lambda other: self._keys.annual_submission(other, submission_id)
+        )
+
+    async def _owner(self, tenant_id: str, key_of: Callable[[str], str]) -> str | None:
+        """The other tenant whose ``key_of(tenant)`` exists: one round trip for all of them."""
         others = [other for other in self._tenant_ids if other != tenant_id]
         if not others:
             return None
         try:
             async with self._ledger.redis.pipeline(transaction=False) as pipe:
                 for other in others:
-                    pipe.exists(self._keys.event(other, event_id))
+                    pipe.exists(key_of(other))
                 found = await pipe.execute()
         except RedisError as exc:
             _log.warning("cross-tenant check failed (%s)", type(exc).__name__)

@@ -44,6 +44,7 @@ from kpr_gateway.pipeline import queues
 from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import EncodedEvent, chunk_body
 from kpr_gateway.pipeline.errors import PipelineError
+from kpr_gateway.runtime.crash_points import crash_point
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +163,12 @@ class Submitter:
         self._start_groups()
 
     async def _commit_group(self, group: list[_Waiting]) -> None:
-        """Per tenant, in parallel; the span continues the first request's trace and links
-        the others (as transform's batch span does)."""
-        by_tenant: dict[str, list[_Waiting]] = defaultdict(list)
+        """Per tenant and EPJ client (the ledger keeps each event's client), in parallel; the
+        span continues the first request's trace and links the others (as transform's batch
+        span does)."""
+        by_sender: dict[tuple[str, str | None], list[_Waiting]] = defaultdict(list)
         for waiting in group:
-            by_tenant[waiting.submission.tenant_id].append(waiting)
+            by_sender[waiting.submission.tenant_id, waiting.submission.client_id].append(waiting)
         spans = [
             context
             for w in group
@@ -181,7 +183,7 @@ class Submitter:
             attributes={"kprgw.group.requests": len(group)},
         ):
             results = await asyncio.gather(
-                *(self._answer(tenant_id, waiting) for tenant_id, waiting in by_tenant.items()),
+                *(self._answer(sender[0], waiting) for sender, waiting in by_sender.items()),
                 return_exceptions=True,
             )
         for result in results:
@@ -209,7 +211,8 @@ class Submitter:
     async def _commit_tenant(
         self, tenant_id: str, submissions: Sequence[Submission]
     ) -> list[list[SubmitOutcome]]:
-        """One registration, one publish, one update for these submissions of one tenant."""
+        """One registration, one publish, one update for these submissions of one tenant
+        and one EPJ client."""
         # Each event written once: its hash is of these bytes, and its chunk carries them.
         written = [[canonical_json(e) for e in s.events] for s in submissions]
         new_events = [
@@ -220,7 +223,10 @@ class Submitter:
         try:
             registrations = iter(
                 await self._ledger.register_events(
-                    tenant_id, new_events, trace_id=submissions[0].trace_id
+                    tenant_id,
+                    new_events,
+                    trace_id=submissions[0].trace_id,
+                    client_id=submissions[0].client_id,
                 )
             )
         except LedgerError as exc:
@@ -254,7 +260,9 @@ class Submitter:
                 )
             answers.append(outcomes)
         if to_publish:
+            crash_point("intake.after_register")
             await self._publish(tenant_id, received_at, list(to_publish.values()))
+            crash_point("intake.after_publish")
             try:
                 await self._ledger.mark_accepted(tenant_id, to_publish.keys())
             except LedgerError as exc:

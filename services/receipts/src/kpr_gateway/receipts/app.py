@@ -15,6 +15,12 @@ meanwhile wait, and a tenant that cannot be resolved stops the start-up. When an
 signature fails against a certificate from the registry, the registry is asked once more
 (its cache entry marked stale) before the message is parked, so a rotation of KPR's
 certificate is picked up without a restart.
+
+A message may have gone to another receiver than its tenant's own (an annual test submission
+to KPR Validering: the ledger has its ``environment``). An AppRec whose signature fails against
+the tenant's own receiver is tried against the other receivers the tenant may send to
+(resolved when first needed), and once its message is known it must be signed by that
+message's receiver; else it is parked (``wrong_signer``).
 """
 
 from __future__ import annotations
@@ -48,15 +54,18 @@ from kpr_gateway.receipts.errors import (
     NoTransportError,
     ReceiptParkedError,
     ReceiptsUnavailableError,
+    RegistryDownError,
     ReplayedAppRecError,
     UnmatchedAppRecError,
     UnmatchedTransportError,
     UnopenableMessageError,
+    WrongSignerError,
 )
 from kpr_gateway.receipts.overdue import BacklogWatch, OverdueSweep
 from kpr_gateway.receipts.parking import parked_headers
 from kpr_gateway.receipts.reading import (
     TenantKeys,
+    apprec_addressing,
     apprec_outcome,
     open_apprec,
     read_error,
@@ -65,16 +74,26 @@ from kpr_gateway.receipts.reading import (
     transport_error_outcome,
 )
 from kpr_gateway.receipts.settings import ReceiptsSettings
-from kpr_gateway.registry import ReceiverDirectory
+from kpr_gateway.registry import ReceiverDirectory, RegistryError, RegistryUnavailableError
 from kpr_gateway.runtime import NotStartedError, ServiceContext, StartGate, WorkSource
+from kpr_gateway.runtime.crash_points import crash_point
 from kpr_gateway.runtime.receivers import (
     DEFAULT_RENEW_INTERVAL_SECONDS,
     ReceiverCertificate,
+    ReceiverErrors,
     ResolvedCertificates,
+    for_message,
 )
 from kpr_gateway.security.certs import Credential
 from kpr_gateway.security.errors import BadSignatureError, UnexpectedSignerError
-from kpr_gateway.tenancy import TenantsFile
+from kpr_gateway.tenancy import (
+    EnvironmentNotAllowedError,
+    TargetEnvironment,
+    Tenant,
+    TenantsFile,
+    addressable_environments,
+    message_environment,
+)
 from kpr_gateway.tenancy.credentials import load_tenant_credentials
 
 SERVICE_NAME = "receipts"
@@ -88,6 +107,7 @@ _SIGNATURE_FAILURES = (UnexpectedSignerError, BadSignatureError)
 
 QueueKind = Literal["async", "error"]
 NoticeOutcome = Literal["acknowledged", "acknowledged_with_errors", "rejected", "transport_error"]
+_SIGNER_ERRORS = ReceiverErrors(down=RegistryDownError, unresolved=WrongSignerError)
 _OUTCOME_OF_STATUS: dict[int, NoticeOutcome] = {
     1: "acknowledged",
     2: "rejected",
@@ -113,6 +133,8 @@ class _Received:
 
     msg_id: str
     outcome: ReceiptOutcome
+    signer: x509.Certificate | None = None
+    """The certificate that signed the AppRec (None for a transport error)."""
 
 
 class Receipts:
@@ -261,12 +283,13 @@ class Receipts:
         except Exception:  # a bug must not lose the message: hand it back to NHN
             _log.exception("tenant %s: NHN message %s failed", tenant_id, message.message_id)
             return await self._release(tenant_id, delivery, "unexpected", span)
+        crash_point("receipts.before_settle")
         await delivery.accept()
         return "ack"
 
     async def _read_apprec(self, tenant_id: str, message: NhnMessage) -> _Received:
         received_at = self._clock()
-        apprec = await self._open(tenant_id, message.body)
+        apprec, signer = await self._open(tenant_id, message.body)
         span = trace.get_current_span()
         span.set_attribute("kprgw.apprec.status", int(apprec.status.code))
         if apprec.warnings:
@@ -277,25 +300,82 @@ class Receipts:
                 len(apprec.warnings),
                 "; ".join(apprec.warnings),
             )
-        return _Received(sent_msg_id(apprec), apprec_outcome(apprec, received_at=received_at))
+        return _Received(
+            sent_msg_id(apprec), apprec_outcome(apprec, received_at=received_at), signer
+        )
 
-    async def _open(self, tenant_id: str, body: bytes) -> AppRec:
-        """Decrypt, verify and parse; a signature that fails against a certificate from the
-        Address Registry is checked once more against the registry's current one."""
+    async def _open(self, tenant_id: str, body: bytes) -> tuple[AppRec, x509.Certificate]:
+        """Decrypt, verify and parse, with the signer it verified against: the tenant's own
+        receiver's, else that of another receiver the tenant may send to (whether it is the
+        right one is checked once the message is known, ``_check_signer``). A signature that
+        fails against a certificate from the Address Registry is checked once more against
+        the registry's current one."""
+        tenant = self._tenants.by_id(tenant_id)
         signer = self._signers.current(tenant_id)
         try:
-            return await self._open_with(tenant_id, body, signer)
+            return await self._open_with(tenant_id, body, signer), signer
         except UnopenableMessageError as exc:
             if not isinstance(exc.__cause__, _SIGNATURE_FAILURES):
                 raise
-            renewed = await self._signers.renew(self._tenants.by_id(tenant_id), signer)
-            if renewed is None:
-                raise
+            failure = exc
+        for environment in addressable_environments(tenant)[1:]:
+            other = await self._other_signer(tenant, environment)
+            if other is None or other == signer:
+                continue
+            try:
+                return await self._open_with(tenant_id, body, other), other
+            except UnopenableMessageError as exc:
+                if not isinstance(exc.__cause__, _SIGNATURE_FAILURES):
+                    raise
+        renewed = await self._signers.renew(tenant, signer)
+        if renewed is None:
+            raise failure
         _log.info("tenant %s: AppRec checked against the renewed signing certificate", tenant_id)
-        return await self._open_with(tenant_id, body, renewed)
+        return await self._open_with(tenant_id, body, renewed), renewed
+
+    async def _other_signer(
+        self, tenant: Tenant, environment: TargetEnvironment
+    ) -> x509.Certificate | None:
+        """The signing certificate of the tenant's receiver in another environment; None when
+        it cannot be resolved (then it cannot have signed anything we can verify)."""
+        try:
+            return await self._signers.obtain(tenant, environment)
+        except RegistryUnavailableError as exc:
+            raise RegistryDownError(f"the receiver cannot be looked up now: {exc}") from exc
+        except RegistryError as exc:
+            _log.warning(
+                "tenant %s: the %s receiver's signing certificate cannot be resolved: %s",
+                tenant.id,
+                environment.value,
+                exc,
+            )
+            return None
+
+    async def _check_signer(self, record: MessageRecord, received: _Received) -> None:
+        """An AppRec must be signed by the receiver its message went to (the message's
+        environment, else the tenant's own): KPR's answer to a message for KPR Validering,
+        or the other way round, does not close it."""
+        if received.signer is None:
+            return
+        tenant, msg_id = self._tenants.by_id(record.tenant_id), record.msg_id
+        try:
+            environment = message_environment(tenant, record.environment)
+        except EnvironmentNotAllowedError as exc:
+            raise WrongSignerError(f"AppRec for message {msg_id}: {exc}", msg_id=msg_id) from exc
+        expected = await for_message(self._signers.obtain(tenant, environment), _SIGNER_ERRORS)
+        if received.signer != expected:
+            raise WrongSignerError(
+                f"AppRec for message {msg_id} is not signed by the receiver it was sent to"
+                f" ({environment.value})",
+                msg_id=msg_id,
+            )
 
     async def _open_with(self, tenant_id: str, body: bytes, signer: x509.Certificate) -> AppRec:
-        keys = TenantKeys(decryption=self._decryption[tenant_id], expected_signer=signer)
+        keys = TenantKeys(
+            decryption=self._decryption[tenant_id],
+            expected_signer=signer,
+            addressing=apprec_addressing(self._tenants.by_id(tenant_id)),
+        )
         try:
             return await asyncio.to_thread(open_apprec, body, keys)
         except ReceiptParkedError:
@@ -324,11 +404,13 @@ class Receipts:
         if record is None:
             raise _unmatched(is_apprec, msg_id)
         _link_to_sent_message(span, record)
+        await self._check_signer(record, received)
         match = await self._from_ledger(
             self._ledger.record_receipt(tenant_id, msg_id, outcome, trace_id=current_trace_id())
         )
         if match is ReceiptMatch.UNKNOWN_MESSAGE:  # expired between the two calls
             raise _unmatched(is_apprec, msg_id)
+        crash_point("receipts.after_ledger")
         if match is ReceiptMatch.ALREADY_CLOSED:
             stored = await self._from_ledger(self._ledger.get_message(tenant_id, msg_id))
             closed_with = stored.receipt if stored is not None else None

@@ -52,6 +52,19 @@ class MalformedAppRecError(ReceiptParkedError):
     reason_class = "malformed_apprec"
 
 
+class MisaddressedAppRecError(ReceiptParkedError):
+    """An AppRec whose receiver is not the tenant's communication party (another tenant's, or
+    none named)."""
+
+    reason_class = "misaddressed_apprec"
+
+
+class ForeignAppRecError(ReceiptParkedError):
+    """An AppRec whose sender is not KPR (the FHI party the tenant sends to)."""
+
+    reason_class = "apprec_not_from_kpr"
+
+
 class UnmatchedAppRecError(ReceiptParkedError):
     """An AppRec whose OriginalMsgId names no message of this tenant."""
 
@@ -82,6 +95,13 @@ class LateTransportError(ReceiptParkedError):
     reason_class = "transport_error_after_outcome"
 
 
+class WrongSignerError(ReceiptParkedError):
+    """An AppRec not signed by the receiver its message was sent to (KPR's for a message to KPR
+    Validering, say), or whose receiver cannot be resolved to tell."""
+
+    reason_class = "wrong_signer"
+
+
 class ReceiptsUnavailableError(ReceiptsError, TransientError):
     """A dependency is down: the NHN message is released and delivered again later."""
 
@@ -98,6 +118,12 @@ class BusDownError(ReceiptsUnavailableError):
     """The internal bus did not confirm a notice or a parked message."""
 
     cause = "bus"
+
+
+class RegistryDownError(ReceiptsUnavailableError):
+    """The Address Registry could not be asked for the receiver an AppRec came from."""
+
+    cause = "registry"
 
 
 class NoTransportError(ReceiptsError):

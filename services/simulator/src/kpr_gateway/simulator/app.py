@@ -40,7 +40,8 @@ from kpr_gateway.simulator.examine import ChainPart, Refusal, examine, open_mess
 from kpr_gateway.simulator.faults import Fault, FaultDice, Faults
 from kpr_gateway.simulator.held import DEFAULT_GAP_GRACE_SECONDS, HeldAnswers
 from kpr_gateway.simulator.parties import KnownSender, senders_by_her_id
-from kpr_gateway.simulator.receivers import DEFAULT_RECEIVER_QUEUES
+from kpr_gateway.simulator.received import ReceivedLog
+from kpr_gateway.simulator.receivers import DEFAULT_RECEIVER_QUEUES, RECEIVER_OF_QUEUE
 
 SERVICE_NAME = "simulator"
 SIMULATED_TRANSPORT_ERROR = "simulated transport error (fault injection)"
@@ -128,6 +129,9 @@ class SimulatorMetrics:
         self.held = metrics.gauge(
             "held", "Answers held back until a gap in the sender's chain closes."
         )
+        self.duplicates = metrics.counter(
+            "duplicate_answers", "AppRecs sent a second time (the duplicate AppRec fault)."
+        )
 
 
 class Simulator:
@@ -153,6 +157,7 @@ class Simulator:
         owns_transport: bool = True,
         gap_grace_seconds: float = DEFAULT_GAP_GRACE_SECONDS,
         readers: int = DEFAULT_READERS,
+        track_received: bool = False,
     ) -> None:
         if not queues:
             raise SimulatorError("the simulator needs at least one receiver queue")
@@ -177,10 +182,21 @@ class Simulator:
         self._chains = ChainBook()
         self._held = HeldAnswers(self._chains, self._answer_held, grace_seconds=gap_grace_seconds)
         self.metrics.held.set_function(lambda: len(self._held))
+        self.received = ReceivedLog() if track_received else None
+        """What arrived (tests: ``GET /received``); None unless asked for."""
 
     @property
     def queues(self) -> tuple[str, ...]:
         return self._queues
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    def set_faults(self, faults: Faults) -> None:
+        """Draw from ``faults`` from the next message on (tests: ``PUT /faults``)."""
+        self._faults = faults
+        self._dice = FaultDice(faults)
 
     def register(self) -> None:
         if self._registered:
@@ -246,7 +262,8 @@ class Simulator:
                 # CMS and schema work is CPU-bound: off the event loop. The message is read
                 # even when no answer will be given: the register received it all the same.
                 async with self._readers:
-                    read = await asyncio.to_thread(self._read, message, sender)
+                    read = await asyncio.to_thread(self._read, queue, message, sender)
+                self._note_received(read)
                 if isinstance(read, _Read):
                     outcome = await self._judge(
                         span, read, queue=queue, message=message, sender=sender, fault=fault
@@ -264,9 +281,21 @@ class Simulator:
                 return
             if outcome is not None:
                 await self._send(outcome)
+                if fault is Fault.DUPLICATE_APPREC and outcome.status is not None:
+                    await self._send(outcome)
+                    self.metrics.duplicates.inc()
+                    _log.info("message %s: AppRec sent twice (fault)", message.message_id)
             await delivery.accept()
             if outcome is not None:
                 self._record(span, message, sender, outcome)
+
+    def _note_received(self, read: _Read | _Outcome) -> None:
+        if self.received is None:
+            return
+        if isinstance(read, _Read):
+            self.received.message(read.msg_id, read.chain.links if read.chain else None)
+        else:
+            self.received.unread()
 
     async def _judge(
         self,
@@ -340,11 +369,13 @@ class Simulator:
             await asyncio.sleep(self._faults.delay_seconds)
         await self._transport.send(outcome.answer)
 
-    def _read(self, message: NhnMessage, sender: KnownSender) -> _Read | _Outcome:
+    def _read(self, queue: str, message: NhnMessage, sender: KnownSender) -> _Read | _Outcome:
         opened = open_message(message.body, self._credentials, sender)
         if isinstance(opened, Refusal):
             return self._refuse(message, sender, opened)
-        examined = examine(opened, message, self._schemas, sender)
+        examined = examine(
+            opened, message, self._schemas, sender, queue_owner=RECEIVER_OF_QUEUE.get(queue)
+        )
         if isinstance(examined, Refusal):
             return self._refuse(message, sender, examined)
         head = examined.head

@@ -36,6 +36,7 @@ def faults_from(settings: SimulatorSettings) -> Faults:
         reject_share=settings.reject_share,
         transport_error_share=settings.transport_error_share,
         no_answer_share=settings.no_answer_share,
+        duplicate_apprec_share=settings.duplicate_apprec_share,
         delay_seconds=settings.delay_seconds,
         seed=settings.seed,
         transport_error_condition=settings.transport_error_condition,
@@ -74,6 +75,7 @@ def build_simulator(
         owns_transport=owns_transport,
         gap_grace_seconds=settings.gap_grace_seconds,
         readers=settings.readers,
+        track_received=settings.fault_control,
     )
 
 

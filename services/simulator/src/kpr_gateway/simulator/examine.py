@@ -5,7 +5,9 @@
 2. Read the MsgHead; check that its sender is the AMQP ``fromHerId`` and that the subject is
    its type. Failures are transport errors too: without a readable, honest MsgHead there is
    nothing to address an AppRec to.
-3. Check receiver and type (KPR_IPL, or KPR_IDE for the annual round), the MsgHead's schema
+3. Check receiver (FHI with a KPR party, the ``toHerId``, and the owner of the queue it came
+   on when that is one of the default queues) and type (KPR_IPL, or KPR_IDE for the annual
+   round), the MsgHead's schema
    when a standards directory is configured, then the document, inline or packed (zipped in
    a Base64Container: unpacked first, then checked the same way). By its root namespace: the
    Melding of IPLOS i KPR (daily, KPR_IPL only) against the official XPR(ipl) 56.0.0 XSD
@@ -117,14 +119,20 @@ def open_message(
 
 
 def examine(
-    content: bytes, message: NhnMessage, schemas: SchemaSet | None, sender: KnownSender
+    content: bytes,
+    message: NhnMessage,
+    schemas: SchemaSet | None,
+    sender: KnownSender,
+    *,
+    queue_owner: str | None = None,
 ) -> Examined | Refusal:
-    """Read and check the opened content of ``message`` from ``sender``."""
+    """Read and check the opened content of ``message`` from ``sender``; ``queue_owner`` is
+    the HER-id of the receiver whose queue it arrived on, when known."""
     read = _read_head(content, message)
     if isinstance(read, Refusal):
         return read
     root, head = read
-    errors = [*_receiver_errors(head.receiver, message.to_her_id)]
+    errors = [*_receiver_errors(head.receiver, message.to_her_id, queue_owner)]
     document_errors, chain = _document_errors(root, head, schemas, sender)
     # A message for another receiver never enters this receiver's chains.
     return Examined(head, (*errors, *document_errors), None if errors else chain)
@@ -215,7 +223,9 @@ def communication_party(organisation: Organisation) -> Organisation:
     return organisation
 
 
-def _receiver_errors(receiver: Organisation, to_her_id: str) -> list[AppRecErrorCode]:
+def _receiver_errors(
+    receiver: Organisation, to_her_id: str, queue_owner: str | None
+) -> list[AppRecErrorCode]:
     party = communication_party(receiver)
     if receiver.her_id != FHI_HER_ID or party.her_id not in KPR_HER_IDS:
         return [
@@ -230,6 +240,13 @@ def _receiver_errors(receiver: Organisation, to_her_id: str) -> list[AppRecError
             codes.error(
                 codes.UNKNOWN_RECEIVER,
                 f"MsgHead receiver {party.her_id} is not the toHerId {_shown(to_her_id)}",
+            )
+        ]
+    if queue_owner is not None and queue_owner != to_her_id:
+        return [
+            codes.error(
+                codes.UNKNOWN_RECEIVER,
+                f"message for toHerId {_shown(to_her_id)} arrived on the queue of {queue_owner}",
             )
         ]
     return []

@@ -2,9 +2,10 @@
 
 One random draw per message from a known sender picks at most one fault, from
 consecutive ranges of [0, 1): first ``no_answer_share``, then ``transport_error_share``,
-then ``reject_share``; the rest are answered normally. The shares therefore add up to at
-most 1, and a share of 1 applies its fault to every message. With a ``seed`` the
-sequence of faults is the same on every run (for the same order of messages).
+then ``reject_share``, then ``duplicate_apprec_share``; the rest are answered normally. The
+shares therefore add up to at most 1, and a share of 1 applies its fault to every message.
+With a ``seed`` the sequence of faults is the same on every run (for the same order of
+messages).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Fault(StrEnum):
     NO_ANSWER = "no_answer"
     TRANSPORT_ERROR = "transport_error"
     REJECT = "reject"
+    DUPLICATE_APPREC = "duplicate_apprec"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Faults:
     """Send a transport error to the sender's error queue instead of an AppRec."""
     no_answer_share: float = 0.0
     """Accept the message and never answer it."""
+    duplicate_apprec_share: float = 0.0
+    """Answer as usual, then send the same AppRec a second time (a redelivery on NHN)."""
     delay_seconds: float = 0.0
     """Wait this long before each answer (AppRec or transport error)."""
     seed: int | None = None
@@ -45,6 +49,7 @@ class Faults:
             "reject_share": self.reject_share,
             "transport_error_share": self.transport_error_share,
             "no_answer_share": self.no_answer_share,
+            "duplicate_apprec_share": self.duplicate_apprec_share,
         }
         for name, share in shares.items():
             if not 0.0 <= share <= 1.0:
@@ -74,6 +79,7 @@ class FaultDice:
             (Fault.NO_ANSWER, self._faults.no_answer_share),
             (Fault.TRANSPORT_ERROR, self._faults.transport_error_share),
             (Fault.REJECT, self._faults.reject_share),
+            (Fault.DUPLICATE_APPREC, self._faults.duplicate_apprec_share),
         ):
             bound += share
             if draw < bound:

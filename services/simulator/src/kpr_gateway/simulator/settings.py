@@ -66,6 +66,7 @@ class SimulatorSettings(BaseSettings):
     reject_share: Share = 0.0
     transport_error_share: Share = 0.0
     no_answer_share: Share = 0.0
+    duplicate_apprec_share: Share = 0.0
     delay_seconds: float = Field(default=0.0, ge=0.0)
     seed: int | None = None
     reject_senders: Annotated[list[str], NoDecode] = Field(
@@ -73,6 +74,13 @@ class SimulatorSettings(BaseSettings):
         description="Sender HER-ids always answered with status 2, comma-separated.",
     )
     transport_error_condition: str = Field(default=INTERNAL_ERROR, min_length=1)
+    fault_control: bool = Field(
+        default=False,
+        description=(
+            "Tests only: PUT /faults replaces the fault shares while running, GET /received "
+            "counts what arrived (fault_control.py)."
+        ),
+    )
 
     # The AMQP 1.0 connection to the Tjenestebuss (or the local RabbitMQ).
     amqp_url: str | None = Field(
@@ -101,7 +109,11 @@ class SimulatorSettings(BaseSettings):
     # The process.
     http_host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
     http_port: int = Field(
-        default=8080, description="Health, readiness, metrics and the Address Registry."
+        default=8080, description="The Address Registry (and, for tests, fault control)."
+    )
+    ops_host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
+    ops_port: int = Field(
+        default=9090, description="Health, readiness, status and metrics, apart from the rest."
     )
     log_level: str = "INFO"
     log_json: bool = True
@@ -124,8 +136,17 @@ class SimulatorSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _shares_fit(self) -> Self:
-        if self.reject_share + self.transport_error_share + self.no_answer_share > 1.0 + 1e-9:
-            raise ValueError("reject, transport error and no-answer shares add up to more than 1")
+        shares = (
+            self.reject_share,
+            self.transport_error_share,
+            self.no_answer_share,
+            self.duplicate_apprec_share,
+        )
+        if sum(shares) > 1.0 + 1e-9:
+            raise ValueError(
+                "reject, transport error, no-answer and duplicate AppRec shares add up to more "
+                "than 1"
+            )
         if (self.previous_encryption_certificate is None) != (self.previous_encryption_key is None):
             raise ValueError("previous encryption certificate and key go together")
         if (self.registry_username is None) != (self.registry_password_file is None):

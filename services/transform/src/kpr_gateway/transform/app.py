@@ -40,6 +40,7 @@ from kpr_gateway.ledger import (
     RejectionReason,
     ResendRefusedError,
     UnknownMessageError,
+    UnsentMessage,
 )
 from kpr_gateway.messages.daily import DailyMessage, build_daily_messages
 from kpr_gateway.messages.errors import MessagesError
@@ -52,7 +53,6 @@ from kpr_gateway.messages.iplos_kpr import (
 )
 from kpr_gateway.messages.shipments import build_shipment
 from kpr_gateway.messages.xmlsafe import parse_xml
-from kpr_gateway.observability.health import DrainState, Readiness, health_routes
 from kpr_gateway.observability.metrics import ServiceMetrics
 from kpr_gateway.observability.tracing import (
     current_trace_id,
@@ -64,6 +64,7 @@ from kpr_gateway.pipeline.bus import Bus
 from kpr_gateway.pipeline.contracts import AcceptedEvent, BuiltMessage, EventChunk, MsgType
 from kpr_gateway.pipeline.delivery import Delivery
 from kpr_gateway.runtime import ServiceContext, WorkSource
+from kpr_gateway.runtime.crash_points import crash_point
 from kpr_gateway.tenancy import (
     MeldingProfile,
     TenancyError,
@@ -136,7 +137,6 @@ class Transform:
                 tenant.require_reporting()
             except TenancyError as exc:  # a start-up error naming the tenant, exit 2
                 raise TenantFileError(str(exc)) from exc
-        self._registry = metrics.registry
         self._http_app: Starlette | None = None
         self._secrets = {tenant.id: read_pseudonym_secret(tenant) for tenant in tenants.tenants}
         self._ledger = ledger
@@ -178,11 +178,12 @@ class Transform:
     def http_app(self) -> Starlette | None:
         return self._http_app
 
-    def serve_http(self, readiness: Readiness, drain: DrainState) -> None:
-        """Serve health, metrics and the operator's actions on the internal port (no route
-        from outside the cluster): ``POST /v1/flush[?tenant=<id>]`` sends what this replica
-        holds now instead of waiting for max age; ``POST /v1/resend?tenant=<id>&msg_id=<id>``
-        sends a message's notifications again, with their original numbers, in a new message.
+    def serve_http(self) -> None:
+        """Serve the operator's actions on the HTTP port (no route from outside the cluster;
+        health and metrics are on the ops port): ``POST /v1/flush[?tenant=<id>]`` sends what
+        this replica holds now instead of waiting for max age;
+        ``POST /v1/resend?tenant=<id>&msg_id=<id>`` sends a message's notifications again,
+        with their original numbers, in a new message.
         """
 
         async def flush(request: Request) -> Response:
@@ -208,7 +209,6 @@ class Transform:
 
         self._http_app = Starlette(
             routes=[
-                *health_routes(readiness, self._registry, shutdown=drain),
                 Route("/v1/flush", flush, methods=["POST"]),
                 Route("/v1/resend", resend, methods=["POST"]),
             ]
@@ -377,6 +377,7 @@ class Transform:
                 part = [by_id[str(n.notification.event_id)] for n in message.numbered]
                 commit = await self._commit(tenant.id, municipality_number, head, message, part)
                 if commit.committed:
+                    crash_point("transform.after_commit")
                     await self._publish_daily(tenant.id, message)
                     self._batches.labels(tenant=tenant.id).inc()
                     self._events.labels(tenant=tenant.id, outcome="batched").inc(len(part))
@@ -501,6 +502,9 @@ class Transform:
             raise LedgerDownError(str(exc)) from exc
         if record is None or kpr_document is None:
             raise UnknownMessageError(f"tenant {tenant_id}: no resendable message {msg_id}")
+        cut_off = await self._cut_off_resend(tenant_id, str(msg_id), record.event_ids)
+        if cut_off is not None:
+            return cut_off
         new_msg_id = uuid.uuid4()
         shipment = build_shipment(
             sender=tenant.sender_organisation(),
@@ -522,6 +526,7 @@ class Transform:
             raise
         except LedgerError as exc:
             raise LedgerDownError(str(exc)) from exc
+        crash_point("transform.after_resend_commit")
         await self._publish_all(
             [
                 _built_message(
@@ -552,11 +557,30 @@ class Transform:
             ]
         )
 
+    async def _cut_off_resend(
+        self, tenant_id: str, msg_id: str, event_ids: list[str]
+    ) -> uuid.UUID | None:
+        """A resend whose ledger step was done but whose publish was not (a crash, the broker
+        down) left its message ``built``: asked again, publish that one rather than record a
+        further copy, which would leave the first ``built`` for ever."""
+        try:
+            unsent = await self._ledger.unsent_messages(tenant_id, event_ids)
+        except LedgerError as exc:
+            raise LedgerDownError(str(exc)) from exc
+        waiting = [m for m in unsent if m.msg_id != msg_id]
+        if not waiting:
+            return None
+        await self._publish_unsent(tenant_id, waiting)
+        return uuid.UUID(waiting[-1].msg_id)
+
     async def _republish_unsent(self, tenant_id: str, event_ids: list[str]) -> None:
         try:
             unsent = await self._ledger.unsent_messages(tenant_id, event_ids)
         except LedgerError as exc:
             raise LedgerDownError(str(exc)) from exc
+        await self._publish_unsent(tenant_id, unsent)
+
+    async def _publish_unsent(self, tenant_id: str, unsent: Iterable[UnsentMessage]) -> None:
         await self._publish_all(
             _built_message(
                 tenant_id,
@@ -619,7 +643,7 @@ def build(context: ServiceContext, settings: TransformSettings) -> Transform:
         ),
         rules=RuleSet(test_persons=test_persons, reported_service_types=settings.reported_types()),
     )
-    transform.serve_http(context.readiness, context.drain)
+    transform.serve_http()
     return transform
 
 
